@@ -1,0 +1,83 @@
+"""Named errors: the exception class name is the contract with the ASL's Retry and Catch.
+
+Lambda reports an unhandled exception as ``errorType`` = the class name, and Step
+Functions matches Catch ``ErrorEquals`` on that string. Every error the pipeline
+raises on purpose is a subclass of :class:`SfnInferenceError`, so nothing reaches
+a state machine as a bare ``KeyError`` or ``TypeError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class _HasErrors(Protocol):
+    def errors(self) -> Any: ...
+
+
+def summarise_validation(exc: _HasErrors, limit: int = 5) -> str:
+    """One line naming each bad field of a pydantic error, without its doc URLs."""
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors()[:limit]]
+    return "; ".join(parts)
+
+
+class SfnInferenceError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class InvalidEventError(SfnInferenceError):
+    """The event is missing a field, or has a shape no handler accepts."""
+
+
+class ConfigError(SfnInferenceError):
+    """A function's configuration (environment) is missing or invalid."""
+
+
+class ObjectNotFoundError(SfnInferenceError):
+    """The S3 object named by the event does not exist."""
+
+
+class EmptyObjectError(SfnInferenceError):
+    """The S3 object exists but has no bytes."""
+
+
+class ObjectTooLargeError(SfnInferenceError):
+    """The object is larger than any image this pipeline will read."""
+
+
+class NotAnImageError(SfnInferenceError):
+    """The bytes are not a PNG or JPEG image."""
+
+
+class CorruptImageError(SfnInferenceError):
+    """The bytes start like an image but cannot be decoded (truncated, damaged)."""
+
+
+class DecompressionBombError(SfnInferenceError):
+    """The image declares more pixels than the pipeline will decode."""
+
+
+class IncompatibleImageError(SfnInferenceError):
+    """The image decodes, but the model cannot take its shape or mode."""
+
+
+class ModelBundleError(SfnInferenceError):
+    """The model bundle is missing a file or its metadata is invalid."""
+
+
+class PredictionError(SfnInferenceError):
+    """The predictor returned something that is not a probability vector."""
+
+
+class EndpointError(SfnInferenceError):
+    """The SageMaker endpoint rejected the request or could not be reached."""
+
+
+class LowConfidenceError(SfnInferenceError):
+    """The top class's confidence is below the threshold."""
+
+    def __init__(self, label: str, confidence: float, threshold: float) -> None:
+        self.label = label
+        self.confidence = confidence
+        self.threshold = threshold
+        super().__init__(f"confidence {confidence:.4f} for label {label!r} is below the threshold {threshold:.4f}")
