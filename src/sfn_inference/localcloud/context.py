@@ -1,0 +1,33 @@
+"""What every plugin of the local cloud's server process needs to know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class LocalCloudContext:
+    endpoint_url: str  # http://127.0.0.1:<port>, the moto server itself
+    state_dir: Path  # .sfn-inference/: logs, build artifacts, endpoint model dirs
+    max_workers_per_function: int = 4
+    region: str = REGION
+    account_id: str = ACCOUNT_ID
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def aws_env(self) -> dict[str, str]:
+        """Environment that points boto3 and the AWS CLI in a child process at this cloud."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fixed dummy credentials
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
