@@ -40,6 +40,9 @@ integration: $(STAMP)
 test: lint types
 	$(BIN)/pytest
 
+demo: $(STAMP)
+	$(BIN)/sfn-inference demo
+
 $(TRAIN_VENV)/.installed: pyproject.toml
 	test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
 	$(TRAIN_VENV)/bin/python -m pip install --quiet -e '.[train]'

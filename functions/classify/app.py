@@ -20,6 +20,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("diagnostics") is True:
         return runtime.diagnostics()
     payload = parse_model(ImagePayload, event)
-    [result] = classify_payloads([payload], runtime.store, runtime.predictor)
+    try:
+        # With CAPTURE_* set, runtime.predictor also records each image and its probabilities.
+        [result] = classify_payloads([payload], runtime.store, runtime.predictor)
+    finally:
+        runtime.flush_capture()  # buffered: write it before the environment can freeze
     logger.info("classified", extra={"label": result.label, "confidence": result.confidence})
     return {**event, **result.model_dump(include={"inferences", "label", "confidence"})}

@@ -31,6 +31,8 @@ class ObjectRef(BaseModel):
     etag: str | None = None
     size: int | None = None
     sequencer: str | None = None
+    #: The key exactly as the event spelt it, when URL-decoding changed it.
+    encoded_key: str | None = None
 
 
 class TestCase(BaseModel):
@@ -64,6 +66,7 @@ def _from_eventbridge(event: S3EventNotificationEventBridgeModel) -> ObjectRef:
     return ObjectRef(
         bucket=event.detail.bucket.name,
         key=unquote_plus(obj.key),
+        encoded_key=obj.key if unquote_plus(obj.key) != obj.key else None,
         etag=obj.etag or None,
         size=None if obj.size is None else int(obj.size),
         sequencer=obj.sequencer,
@@ -83,6 +86,7 @@ def _from_notification(event: S3Model) -> ObjectRef:
     return ObjectRef(
         bucket=record.s3.bucket.name,
         key=unquote_plus(obj.key),
+        encoded_key=obj.key if unquote_plus(obj.key) != obj.key else None,
         etag=obj.eTag,
         size=None if obj.size is None else int(obj.size),
         sequencer=obj.sequencer,

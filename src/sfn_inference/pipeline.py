@@ -9,6 +9,7 @@ from sfn_inference.errors import (
     EmptyObjectError,
     InvalidEventError,
     LowConfidenceError,
+    ObjectNotFoundError,
     ObjectTooLargeError,
 )
 from sfn_inference.events import ObjectRef
@@ -23,7 +24,15 @@ MAX_OBJECT_BYTES = 32 * 1024 * 1024
 
 def serialize_object(ref: ObjectRef, store: ObjectStore) -> ImagePayload:
     """Read an object and return it inline (base64) or, when too big for state, by reference."""
-    info = store.head(ref.bucket, ref.key)
+    try:
+        info = store.head(ref.bucket, ref.key)
+    except ObjectNotFoundError:
+        if ref.encoded_key is None:
+            raise
+        # S3 notifications URL-encode keys; EventBridge's documented examples do not always.
+        # A literal "+" or "%" in a key is therefore ambiguous: try the key as it arrived.
+        ref = ref.model_copy(update={"key": ref.encoded_key, "encoded_key": None})
+        info = store.head(ref.bucket, ref.key)
     if info.size == 0:
         raise EmptyObjectError(f"s3://{ref.bucket}/{ref.key} is empty")
     if info.size > MAX_OBJECT_BYTES:

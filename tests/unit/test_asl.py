@@ -9,7 +9,7 @@ import pytest
 from cfn_flip import load_yaml
 
 import sfn_inference.errors as errors
-from conftest import ROOT
+from support import ROOT
 
 STATE_MACHINES = sorted((ROOT / "statemachine").glob("*.asl.json"))
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import BUNDLE_DIR, FakeLambdaContext, load_handler
 from sfn_inference.bundle import ModelBundle
 from sfn_inference.errors import (
     CorruptImageError,
@@ -21,6 +20,7 @@ from sfn_inference.payload import ImagePayload, encode_inline
 from sfn_inference.pipeline import classify_payloads
 from sfn_inference.predictors import LiteRTPredictor, as_probabilities
 from sfn_inference.store import InMemoryObjectStore
+from support import BUNDLE_DIR, FakeLambdaContext, load_handler
 
 
 @pytest.fixture(scope="module")

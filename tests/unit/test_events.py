@@ -1,8 +1,8 @@
 import pytest
 
-from conftest import load_event
 from sfn_inference.errors import InvalidEventError
 from sfn_inference.events import parse_object_event
+from support import load_event
 
 
 def test_test_case_shape_keeps_the_raw_key() -> None:

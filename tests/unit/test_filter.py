@@ -1,8 +1,8 @@
 import pytest
 
-from conftest import load_event, load_handler
 from sfn_inference.config import FilterConfig
 from sfn_inference.errors import ConfigError, InvalidEventError, LowConfidenceError
+from support import load_event, load_handler
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import zlib
 import pytest
 from PIL import Image
 
-from conftest import FakeLambdaContext, load_event, load_handler
 from sfn_inference.errors import EmptyObjectError, NotAnImageError, ObjectNotFoundError
 from sfn_inference.payload import MAX_INLINE_BYTES, STATE_LIMIT_BYTES
 from sfn_inference.store import InMemoryObjectStore
+from support import FakeLambdaContext, load_event, load_handler
 
 BUCKET = "sfn-inference-images"
 
@@ -90,3 +90,12 @@ def test_bad_objects_get_named_errors(serialize, context, body: bytes, error: ty
 def test_missing_object(serialize, context) -> None:
     with pytest.raises(ObjectNotFoundError, match=r"incoming/nope\.png"):
         serialize.lambda_handler({"s3_bucket": BUCKET, "s3_key": "incoming/nope.png"}, context)
+
+
+def test_a_key_with_a_literal_plus_is_found_when_the_event_did_not_encode_it(
+    serialize, reference_pngs, context
+) -> None:
+    serialize.store.put(BUCKET, "incoming/c++ notes.png", reference_pngs["0_00048.png"], "image/png")
+    event = load_event("eventbridge_object_created")
+    event["detail"]["object"]["key"] = "incoming/c++ notes.png"  # as-is, not URL-encoded
+    assert serialize.lambda_handler(event, context)["s3_key"] == "incoming/c++ notes.png"

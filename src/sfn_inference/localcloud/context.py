@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -21,12 +22,26 @@ class LocalCloudContext:
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
 
+    def session(self) -> Any:
+        """A boto3 session with moto's dummy credentials (point clients at ``endpoint_url``)."""
+        import boto3  # noqa: PLC0415
+
+        env = self.aws_env()
+        return boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.region,
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session().client(service, endpoint_url=self.endpoint_url)
+
     def aws_env(self) -> dict[str, str]:
         """Environment that points boto3 and the AWS CLI in a child process at this cloud."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fixed dummy credentials
+            "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,

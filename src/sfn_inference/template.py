@@ -1,0 +1,132 @@
+"""Read ``infra/template.yaml`` and run the SAM transform offline, with no AWS call.
+
+The tests and the local cloud both need the CloudFormation that AWS would deploy.
+:func:`translate` runs the same translator CloudFormation runs for
+``AWS::Serverless-2016-10-31``, after making the template's local paths
+self-contained: each function's local ``CodeUri`` becomes a placeholder S3
+location (the caller learns where the code really is), and each local state
+machine ``DefinitionUri`` is inlined.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: Stands in for the artifact location ``sam package`` or ``aws cloudformation package`` would upload to.
+PLACEHOLDER_BUCKET = "sfn-inference-local-artifacts"
+#: Where a translation is pretended to run; only ARNs in SAM's generated policies depend on it.
+DEFAULT_REGION = "us-east-1"
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """The template as plain data, short tags (``!Ref``, ``!Sub``...) in their long form."""
+    from cfn_flip import load_yaml  # noqa: PLC0415 - a dev/local dependency, not a Lambda one
+
+    template: dict[str, Any] = load_yaml(path.read_text())
+    return template
+
+
+def translate(
+    template: Mapping[str, Any],
+    template_dir: Path,
+    parameter_overrides: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """SAM -> CloudFormation, plus ``{function logical id: local code directory}``.
+
+    ``template_dir`` is the directory relative paths in the template start from.
+    ``parameter_overrides`` is handed to the translator only; the returned
+    ``Parameters`` keep their defaults, for whoever deploys it to apply.
+    """
+    sam = copy.deepcopy(dict(template))
+    code_dirs: dict[str, Path] = {}
+    for logical_id, resource in sam.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::Function" and _is_local(props.get("CodeUri")):
+            code_dirs[logical_id] = (template_dir / props["CodeUri"]).resolve()
+            props["CodeUri"] = {"Bucket": PLACEHOLDER_BUCKET, "Key": f"{logical_id}.zip"}
+        if resource.get("Type") == "AWS::Serverless::StateMachine" and _is_local(props.get("DefinitionUri")):
+            props["Definition"] = json.loads((template_dir / props.pop("DefinitionUri")).read_text())
+
+    parameters = {"AWS::Region": DEFAULT_REGION, "AWS::Partition": "aws", **(parameter_overrides or {})}
+    cfn = _transform(sam, parameters)
+    for resource in cfn["Resources"].values():
+        if resource["Type"] == "AWS::StepFunctions::StateMachine":
+            _collapse_definition(resource["Properties"])
+    return cfn, code_dirs
+
+
+def conditions(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, bool]:
+    """Every condition's value for these parameter values (defaults fill the rest)."""
+    values = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    values.update(parameters)
+    definitions: Mapping[str, Any] = template.get("Conditions", {})
+    cache: dict[str, bool] = {}
+
+    def condition(name: str) -> bool:
+        if name not in cache:
+            cache[name] = bool(evaluate(definitions[name]))
+        return cache[name]
+
+    def evaluate(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ((function, arg),) = node.items()
+        if function == "Ref":
+            return values[arg]
+        if function == "Condition":
+            return condition(arg)
+        if function == "Fn::Equals":
+            return str(evaluate(arg[0])) == str(evaluate(arg[1]))
+        if function == "Fn::Not":
+            return not evaluate(arg[0])
+        if function == "Fn::And":
+            return all(evaluate(a) for a in arg)
+        if function == "Fn::Or":
+            return any(evaluate(a) for a in arg)
+        raise ValueError(f"{function} is not a condition function")
+
+    return {name: condition(name) for name in definitions}
+
+
+def _transform(sam: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """``samtranslator.translator.transform.transform``, but with its two AWS touch points made local.
+
+    ``transform`` builds a boto3 Session from the environment and fails without a
+    configured region (even when ``AWS::Region`` is given), and resolves managed
+    policy names with IAM ListPolicies. Here the Session gets the region explicitly
+    and the policy map is the one bundled with the translator.
+    """
+    import boto3  # noqa: PLC0415
+    from samtranslator.internal.managed_policies import get_bundled_managed_policy_map  # noqa: PLC0415
+    from samtranslator.parser.parser import Parser  # noqa: PLC0415
+    from samtranslator.translator.translator import Translator  # noqa: PLC0415
+    from samtranslator.utils.py27hash_fix import (  # noqa: PLC0415
+        to_py27_compatible_template,
+        undo_mark_unicode_str_in_template,
+    )
+
+    policies = dict(get_bundled_managed_policy_map(parameters["AWS::Partition"]) or {})
+    session = boto3.session.Session(region_name=parameters["AWS::Region"])
+    to_py27_compatible_template(sam, parameters)
+    translated = Translator(None, Parser(), boto_session=session).translate(
+        sam, parameter_values=parameters, get_managed_policy_map=lambda: policies
+    )
+    cfn: dict[str, Any] = undo_mark_unicode_str_in_template(translated)
+    return cfn
+
+
+def _is_local(uri: Any) -> bool:
+    return isinstance(uri, str) and not uri.startswith("s3://")
+
+
+def _collapse_definition(props: dict[str, Any]) -> None:
+    """SAM emits an inline ``Definition`` as ``Fn::Join`` of its JSON lines; make it the string."""
+    definition = props.get("DefinitionString")
+    if isinstance(definition, dict) and set(definition) == {"Fn::Join"}:
+        separator, parts = definition["Fn::Join"]
+        if all(isinstance(p, str) for p in parts):
+            props["DefinitionString"] = separator.join(parts)
