@@ -51,5 +51,55 @@ $(TRAIN_VENV)/.installed: pyproject.toml
 model: $(TRAIN_VENV)/.installed
 	$(TRAIN_VENV)/bin/python -m sfn_inference.training.train --dataset digits
 
+# Writes bench/results/latest.{json,md}; the TensorFlow figures need $(TRAIN_VENV) (skipped without it).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+# ---------------------------------------------------------------------- AWS
+# Deploys with the AWS CLI (awscli 1.x, in .venv): `cloudformation package` uploads the
+# zips `make package` built and tested, CloudFormation runs the SAM transform. See
+# docs/deploy.md. make deploy [STACK=] [REGION=] [ARCH=x86_64|arm64] [ARTIFACT_BUCKET=]
+# [PARAMS="Backend=sagemaker AlarmEmail=you@example.com ..."] [AWS=aws]; make destroy [FORCE=1]
+STACK  ?= sfn-inference
+ARCH   ?= x86_64
+REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
+AWS    ?= $(BIN)/aws
+AWSR    = $(AWS) --region $(REGION)
+PARAMS ?=
+
+package: $(STAMP)
+	$(BIN)/python -m sfn_inference.packaging package --arch $(ARCH) --out build
+
+deploy: package
+	@set -e; bucket="$(ARTIFACT_BUCKET)"; \
+	if [ -z "$$bucket" ]; then \
+	  account=$$($(AWSR) sts get-caller-identity --query Account --output text); \
+	  bucket="sfn-inference-artifacts-$$account-$(REGION)"; \
+	  $(AWSR) s3api head-bucket --bucket "$$bucket" 2>/dev/null || $(AWSR) s3 mb "s3://$$bucket"; \
+	fi; \
+	echo "code -> s3://$$bucket/$(STACK)/"; \
+	$(AWSR) cloudformation package --template-file build/template.json \
+	  --s3-bucket "$$bucket" --s3-prefix "$(STACK)" --output-template-file build/packaged.yaml; \
+	$(AWSR) cloudformation deploy --template-file build/packaged.yaml --stack-name "$(STACK)" \
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+	  --parameter-overrides Architecture=$(ARCH) $(PARAMS); \
+	$(AWSR) cloudformation describe-stacks --stack-name "$(STACK)" \
+	  --query "Stacks[0].Outputs[].[OutputKey,OutputValue]" --output text
+
+destroy: $(STAMP)
+	@set -e; \
+	bucket=$$($(AWSR) cloudformation describe-stacks --stack-name "$(STACK)" \
+	  --query "Stacks[0].Outputs[?OutputKey=='BucketName'].OutputValue" --output text); \
+	if [ "$(FORCE)" != 1 ]; then \
+	  printf 'Delete stack %s in %s and every object in s3://%s? [y/N] ' "$(STACK)" "$(REGION)" "$$bucket"; \
+	  read answer; [ "$$answer" = y ] || { echo aborted; exit 1; }; \
+	fi; \
+	if [ -n "$$bucket" ] && [ "$$bucket" != None ]; then \
+	  $(AWSR) s3 rm "s3://$$bucket" --recursive --only-show-errors; \
+	fi; \
+	$(AWSR) cloudformation delete-stack --stack-name "$(STACK)"; \
+	$(AWSR) cloudformation wait stack-delete-complete --stack-name "$(STACK)"; \
+	echo "deleted $(STACK) (the artifacts bucket and SageMaker's endpoint log group are kept)"
+
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -246,7 +246,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def capture_config(args: argparse.Namespace, env: Mapping[str, str]) -> CaptureConfig | None:
     if args.data_capture_config is None:
         names = {"CAPTURE_ENDPOINT_NAME": args.endpoint_name, "CAPTURE_VARIANT": args.variant_name}
-        return CaptureConfig.from_env({**env, **{k: v for k, v in names.items() if v}})
+        merged = {**env, **{k: v for k, v in names.items() if v}}
+        config = CaptureConfig.from_env(merged)
+        if config is not None and not merged.get("CAPTURE_ENDPOINT_NAME"):
+            # from_env's default names the in-Lambda backend, which this is not.
+            raise ConfigError("capture needs --endpoint-name or CAPTURE_ENDPOINT_NAME")
+        return config
     try:
         data_capture = json.loads(args.data_capture_config)
     except json.JSONDecodeError as exc:

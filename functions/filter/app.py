@@ -6,6 +6,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sfn_inference.batch import filter_batch, parse_batch
 from sfn_inference.config import FilterConfig
 from sfn_inference.pipeline import check_confidence
 
@@ -14,4 +15,7 @@ logger = Logger()
 
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: LambdaContext) -> Mapping[str, Any]:
-    return check_confidence(event, FilterConfig.from_env().threshold)
+    threshold = FilterConfig.from_env().threshold
+    if isinstance(event, dict) and "items" in event:  # batch: settle every item, raise for none
+        return {"rows": filter_batch(parse_batch(event), threshold)}
+    return check_confidence(event, threshold)

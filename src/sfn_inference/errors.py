@@ -81,3 +81,7 @@ class LowConfidenceError(SfnInferenceError):
         self.confidence = confidence
         self.threshold = threshold
         super().__init__(f"confidence {confidence:.4f} for label {label!r} is below the threshold {threshold:.4f}")
+
+
+class BatchToleranceExceededError(SfnInferenceError):
+    """More child workflows of a batch failed as a whole than ToleratedFailurePercentage allows."""

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sfn_inference.bundle import ModelBundle
-from sfn_inference.errors import EndpointError, PredictionError
+from sfn_inference.errors import EndpointError, PredictionError, SfnInferenceError
 from sfn_inference.imaging import image_to_tensor, sniff_content_type
 
 #: How far a probability vector may sum from 1 before it is rejected rather than renormalised.
@@ -30,10 +30,18 @@ class Prediction:
     confidence: float
 
 
+#: One image's answer in a batch: its probabilities, or the named error that image raised.
+ItemResult = list[float] | SfnInferenceError
+
+
 class Predictor(Protocol):
     labels: list[str]
 
     def predict(self, images: Sequence[bytes]) -> list[list[float]]: ...
+
+    def predict_each(self, images: Sequence[bytes]) -> list[ItemResult]:
+        """Like ``predict``, but one bad image is that image's error, not the batch's."""
+        ...
 
 
 def as_probabilities(values: Sequence[float], n_labels: int) -> list[float]:
@@ -89,6 +97,26 @@ class LiteRTPredictor:
         batch = np.stack([image_to_tensor(data, spec) for data in images])
         return [as_probabilities(row, len(self.labels)) for row in self.predict_tensor(batch).tolist()]
 
+    def predict_each(self, images: Sequence[bytes]) -> list[ItemResult]:
+        """Decode each image on its own, then run every decodable one in a single ``invoke``."""
+        results: list[ItemResult | None] = []
+        tensors, positions = [], []
+        for i, data in enumerate(images):
+            try:
+                tensors.append(image_to_tensor(data, self.bundle.preprocessing))
+                positions.append(i)
+                results.append(None)
+            except SfnInferenceError as exc:
+                results.append(exc)
+        if tensors:
+            rows = self.predict_tensor(np.stack(tensors)).tolist()
+            for i, row in zip(positions, rows, strict=True):
+                try:
+                    results[i] = as_probabilities(row, len(self.labels))
+                except SfnInferenceError as exc:
+                    results[i] = exc
+        return [r for r in results if r is not None]
+
 
 class SageMakerPredictor:
     """``sagemaker-runtime`` InvokeEndpoint with the image bytes, one request per image."""
@@ -108,6 +136,16 @@ class SageMakerPredictor:
 
     def predict(self, images: Sequence[bytes]) -> list[list[float]]:
         return [self._invoke(data) for data in images]
+
+    def predict_each(self, images: Sequence[bytes]) -> list[ItemResult]:
+        """One request per image (the built-in algorithm's contract); a rejected image is its own error."""
+        results: list[ItemResult] = []
+        for data in images:
+            try:
+                results.append(self._invoke(data))
+            except SfnInferenceError as exc:
+                results.append(exc)
+        return results
 
     def _invoke(self, data: bytes) -> list[float]:
         content_type = sniff_content_type(data[:8])

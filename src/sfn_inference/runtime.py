@@ -5,6 +5,7 @@ Tests inject fakes by assigning ``store`` or ``predictor`` before the first call
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 from collections.abc import Sequence
@@ -13,8 +14,9 @@ from typing import Any
 from sfn_inference.bundle import ModelBundle, resolve_bundle_dir
 from sfn_inference.capture import CaptureConfig, CaptureWriter, open_capture_writer
 from sfn_inference.config import ClassifyConfig
+from sfn_inference.errors import SfnInferenceError
 from sfn_inference.imaging import SNIFF_BYTES, sniff_content_type
-from sfn_inference.predictors import LiteRTPredictor, Predictor, SageMakerPredictor
+from sfn_inference.predictors import ItemResult, LiteRTPredictor, Predictor, SageMakerPredictor
 from sfn_inference.store import ObjectStore, S3ObjectStore
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,15 @@ class ClassifyRuntime:
         return self._capture
 
     def flush_capture(self) -> None:
-        """Write buffered capture records: a frozen execution environment runs no background thread."""
+        """Write the buffered capture file once its window has closed (CAPTURE_MAX_AGE_SECONDS).
+
+        Called at the end of each invocation, because a frozen environment runs no
+        background thread. Writing on every invocation would be one S3 PUT per
+        inference on the hot path; SageMaker buffers too. What an environment still
+        holds when it shuts down is written at exit.
+        """
         if self._capture is not None:
-            self._capture.flush()
+            self._capture.flush_if_due()
 
     def diagnostics(self) -> dict[str, Any]:
         stats: dict[str, Any] = {
@@ -89,8 +97,10 @@ def build_capture_writer(config: ClassifyConfig, store: ObjectStore) -> CaptureW
     if config.backend != "litert":
         log.warning("CAPTURE_* is ignored with BACKEND=%s: configure capture on the endpoint", config.backend)
         return None
-    # No background thread: the handler flushes at the end of every invocation.
-    return open_capture_writer(capture, store=store)
+    # No background thread: the handler flushes due files at the end of each invocation.
+    writer = open_capture_writer(capture, store=store)
+    atexit.register(writer.flush)
+    return writer
 
 
 class CapturingPredictor:
@@ -105,11 +115,21 @@ class CapturingPredictor:
     def predict(self, images: Sequence[bytes]) -> list[list[float]]:
         results = self.inner.predict(images)
         for data, probabilities in zip(images, results, strict=True):
-            self.writer.capture(
-                input_body=data,
-                # The predictor decoded it, so it is a PNG or JPEG: the type SageMakerPredictor would send.
-                input_content_type=sniff_content_type(data[:SNIFF_BYTES]),
-                output_body=json.dumps(probabilities).encode(),
-                output_content_type="application/json",
-            )
+            self._record(data, probabilities)
         return results
+
+    def predict_each(self, images: Sequence[bytes]) -> list[ItemResult]:
+        results = self.inner.predict_each(images)
+        for data, result in zip(images, results, strict=True):
+            if not isinstance(result, SfnInferenceError):  # an endpoint records only what it answered
+                self._record(data, result)
+        return results
+
+    def _record(self, data: bytes, probabilities: list[float]) -> None:
+        self.writer.capture(
+            input_body=data,
+            # The predictor decoded it, so it is a PNG or JPEG: the type SageMakerPredictor would send.
+            input_content_type=sniff_content_type(data[:SNIFF_BYTES]),
+            output_body=json.dumps(probabilities).encode(),
+            output_content_type="application/json",
+        )

@@ -71,7 +71,7 @@ def conditions(template: Mapping[str, Any], parameters: Mapping[str, str]) -> di
             cache[name] = bool(evaluate(definitions[name]))
         return cache[name]
 
-    def evaluate(node: Any) -> Any:
+    def evaluate(node: Any) -> Any:  # noqa: PLR0911 - one branch per function
         if not isinstance(node, dict):
             return node
         ((function, arg),) = node.items()
@@ -90,6 +90,33 @@ def conditions(template: Mapping[str, Any], parameters: Mapping[str, str]) -> di
         raise ValueError(f"{function} is not a condition function")
 
     return {name: condition(name) for name in definitions}
+
+
+def apply_conditions(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The template as deployed with these parameters: resources and outputs whose
+    condition is false removed, every ``Fn::If`` replaced by its branch, ``AWS::NoValue`` dropped."""
+    values = conditions(template, parameters)
+
+    def select(node: Any) -> Any:
+        if isinstance(node, list):
+            return [item for item in map(select, node) if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"Fn::If"}:
+            name, then, otherwise = node["Fn::If"]
+            return select(then if values[name] else otherwise)
+        if node == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        return {k: v for k, v in ((k, select(v)) for k, v in node.items()) if v is not _NO_VALUE}
+
+    result = dict(template)
+    for section in ("Resources", "Outputs"):
+        kept = {k: v for k, v in template.get(section, {}).items() if values.get(v.get("Condition", ""), True)}
+        result[section] = select(kept)
+    return result
+
+
+_NO_VALUE = object()
 
 
 def _transform(sam: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:

@@ -476,9 +476,24 @@ def test_document_shape_is_validated_strictly() -> None:
 def capturing_classify(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MODEL_DIR", str(BUNDLE_DIR))
     monkeypatch.setenv("CAPTURE_DESTINATION_S3_URI", "s3://capture-bucket/datacapture")
+    monkeypatch.setenv("CAPTURE_MAX_AGE_SECONDS", "0.000001")  # every window closes at once: a file per invocation
     module = load_handler("classify")
     module.runtime.store = InMemoryObjectStore()
     return module
+
+
+def test_the_handler_buffers_captures_into_files_not_one_put_per_inference(
+    capturing_classify, reference_pngs, context, monkeypatch
+) -> None:
+    monkeypatch.setenv("CAPTURE_MAX_AGE_SECONDS", "3600")
+    store = capturing_classify.runtime.store
+    event = {"s3_bucket": "b", "s3_key": "k.png", "content_type": "image/png"}
+    for name in ("3_00023.png", "0_00048.png", "4_00014.png"):
+        capturing_classify.lambda_handler({**event, "image_data": encode_inline(reference_pngs[name])}, context)
+    assert capture_objects(store) == {}, "the window is still open: nothing written yet"
+    capturing_classify.runtime.capture.flush()  # what exit (atexit) does when the environment shuts down
+    [body] = capture_objects(store).values()
+    assert len(body.splitlines()) == 3
 
 
 def capture_objects(store: InMemoryObjectStore) -> dict[str, bytes]:
@@ -497,7 +512,7 @@ def test_the_handler_writes_one_record_per_image_and_flushes_each_invocation(
     outputs = []
     for event in events:
         outputs.append(capturing_classify.lambda_handler(event, context))
-        assert len(capture_objects(store)) == len(outputs), "flushed at the end of every invocation"
+        assert len(capture_objects(store)) == len(outputs), "a closed window is written at the end of the invocation"
 
     objects = capture_objects(store)
     assert all(k.startswith("datacapture/litert-in-lambda/AllTraffic/") for k in objects)

@@ -30,12 +30,19 @@ def configure_moto(port: int) -> None:
 
 def install_plugins(ctx: LocalCloudContext) -> list[str]:
     """Install every plugin; a moto upgrade that breaks one fails here, loudly."""
-    from sfn_inference.localcloud import eventbridge_plugin, lambda_plugin, patches, s3_plugin  # noqa: PLC0415
+    from sfn_inference.localcloud import (  # noqa: PLC0415
+        distributed_map_plugin,
+        eventbridge_plugin,
+        lambda_plugin,
+        patches,
+        s3_plugin,
+    )
 
     service = lambda_plugin.install(ctx)
     atexit.register(service.shutdown)
     eventbridge_plugin.install(ctx)
     s3_plugin.install(ctx)
+    distributed_map_plugin.install(ctx)
     try:
         from sfn_inference.localcloud import sagemaker  # noqa: PLC0415
     except ImportError:  # pragma: no cover - the SageMaker plugin is optional while it is being built

@@ -1,0 +1,92 @@
+"""The classify artifact, built with its real dependencies, classifies from a bare unzipped directory.
+
+Built for the Python and machine running the tests (so it can run here), through
+the same code path `make package` and `sam build` use for python3.12 on Lambda.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import platform
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sfn_inference import packaging
+from support import BUNDLE_DIR
+
+ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
+
+pytestmark = pytest.mark.skipif(
+    sys.platform != "linux" or ARCH is None, reason="manylinux wheels run on Linux x86_64/aarch64 only"
+)
+
+
+@pytest.fixture(scope="module")
+def unzipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build = tmp_path_factory.mktemp("build")
+    assert ARCH is not None
+    artifact = packaging.build_function(
+        "classify",
+        build / "classify",
+        with_deps=True,
+        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+        arch=ARCH,
+    )
+    archive = packaging.zip_artifact(artifact, build / "classify.zip")
+    target = tmp_path_factory.mktemp("task-root")  # a fresh directory, as Lambda unpacks into /var/task
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(target)
+    return target
+
+
+def inline_payload(name: str) -> dict[str, Any]:
+    data = (BUNDLE_DIR / "reference" / name).read_bytes()
+    return {
+        "s3_bucket": "sfn-inference-images",
+        "s3_key": f"incoming/{name}",
+        "content_type": "image/png",
+        "transport": "inline",
+        "image_data": base64.b64encode(data).decode(),
+        "size_bytes": len(data),
+    }
+
+
+def test_unzipped_classify_artifact_classifies_every_reference_png(unzipped: Path) -> None:
+    expected: dict[str, list[float]] = json.loads((BUNDLE_DIR / "reference" / "predictions.json").read_text())
+    labels = (BUNDLE_DIR / "labels.txt").read_text().split()
+    names = sorted(expected)
+    run = packaging.invoke_artifact(
+        unzipped,
+        [inline_payload(name) for name in names],
+        env={"BACKEND": "litert", "MODEL_DIR": "models/digits", "LITERT_NUM_THREADS": "1"},
+    )
+    assert run["python"] == [sys.version_info.major, sys.version_info.minor]
+    for name, result in zip(names, run["results"], strict=True):
+        assert "errorType" not in result, f"{name}: {result}"
+        best = max(range(len(labels)), key=expected[name].__getitem__)
+        assert result["label"] == labels[best], name
+        assert result["confidence"] == pytest.approx(expected[name][best], abs=1e-3), name
+        assert result["inferences"] == pytest.approx(expected[name], abs=1e-3), name
+    assert run["results"][names.index("7_00017.png")]["label"] == "7"
+
+    # Everything but boto3 came from the artifact, as it would in Lambda.
+    origins = run["origins"]
+    for module in ("sfn_inference", "numpy", "PIL", "pydantic", "aws_lambda_powertools", "ai_edge_litert"):
+        assert origins[module] and Path(origins[module]).resolve().is_relative_to(unzipped.resolve()), module
+
+
+def test_artifact_ships_only_what_lambda_needs(unzipped: Path) -> None:
+    top = {p.name for p in unzipped.iterdir()}
+    assert {"app.py", "sfn_inference", "models", "numpy", "PIL", "ai_edge_litert", "pydantic"} <= top
+    assert not {"boto3", "botocore", "s3transfer", "bin"} & top  # the Lambda runtime provides boto3
+    assert (unzipped / "models" / "digits" / "model.tflite").is_file()
+    package = {p.name for p in (unzipped / "sfn_inference").iterdir()}
+    assert not {"localcloud", "training", "captures.py", "cli.py", "packaging.py", "template.py"} & package
+    assert not [p for p in unzipped.rglob("*") if p.name == "__pycache__" or p.suffix in {".pyi", ".pyc", ".h"}]
+    assert not (unzipped / "ai_edge_litert" / "libLiteRtWebGpuAccelerator.so").exists()
+    assert packaging.directory_size(unzipped) < packaging.MAX_UNZIPPED
