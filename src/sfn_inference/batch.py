@@ -16,8 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sfn_inference.errors import SfnInferenceError
-from sfn_inference.events import ObjectRef
-from sfn_inference.payload import MAX_INLINE_BYTES, ClassifiedImage, ImagePayload, parse_model
+from sfn_inference.payload import MAX_INLINE_BYTES, ClassifiedImage, ImagePayload, ObjectRef, parse_model
 from sfn_inference.pipeline import load_image_bytes, serialize_object
 from sfn_inference.predictors import Predictor, top
 from sfn_inference.store import ObjectStore

@@ -19,20 +19,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sfn_inference.errors import InvalidEventError, summarise_validation
-
-
-class ObjectRef(BaseModel):
-    """One S3 object, with what the event told us about it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    bucket: str = Field(min_length=1)
-    key: str = Field(min_length=1)
-    etag: str | None = None
-    size: int | None = None
-    sequencer: str | None = None
-    #: The key exactly as the event spelt it, when URL-decoding changed it.
-    encoded_key: str | None = None
+from sfn_inference.payload import ObjectRef
 
 
 class TestCase(BaseModel):

@@ -56,12 +56,19 @@ MAX_UNZIPPED = 262_144_000
 MAX_ZIPPED = 52_428_800
 #: Not loaded by ``ai_edge_litert.interpreter`` on CPU (checked with /proc/self/maps):
 #: the WebGPU accelerator, the NPU ahead-of-time compiler, vendor dispatch plugins, CLI tools.
-LITERT_UNUSED = (
+UNUSED_PATHS = (
     "ai_edge_litert/libLiteRtWebGpuAccelerator.so",
     "ai_edge_litert/aot",
     "ai_edge_litert/vendors",
     "ai_edge_litert/tools",
+    # Powertools' REST event handler (with a bundled Swagger UI): no handler here serves HTTP.
+    "aws_lambda_powertools/event_handler",
+    # numpy's Fortran wrapper generator, a build tool that `import numpy` never loads.
+    "numpy/f2py",
 )
+#: Shared libraries nothing here loads: Pillow's AVIF codec (decode_image opens PNG and JPEG
+#: only) and numpy's SIMD test module (numpy's own tests import it, `import numpy` does not).
+UNUSED_GLOBS = ("PIL/_avif.*.so", "pillow.libs/libavif-*", "numpy/_core/_simd.*.so")
 #: Bytecode caches, test suites, and PEP 561 stub-only packages (``wrapt-stubs``).
 TRIM_DIRS = {"__pycache__", "tests"}
 #: Bytecode for the wrong interpreter, type stubs and C headers: nothing Lambda executes.
@@ -251,11 +258,14 @@ def _without_lambda_provided(resolution: list[dict[str, Any]]) -> list[str]:
 
 def trim(artifact: Path) -> None:
     """Delete what Lambda never loads; ``check_artifacts`` runs the handlers on the result to prove it."""
-    for relative in LITERT_UNUSED:
+    for relative in UNUSED_PATHS:
         path = artifact / relative
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
+            path.unlink()
+    for pattern in UNUSED_GLOBS:
+        for path in artifact.glob(pattern):
             path.unlink()
     for path in sorted(artifact.rglob("*"), reverse=True):  # children before their parents
         if path.is_dir() and (path.name in TRIM_DIRS or path.name.endswith("-stubs")):

@@ -25,6 +25,24 @@ MAX_INLINE_BYTES = (STATE_LIMIT_BYTES - STATE_HEADROOM_BYTES) * 3 // 4
 Transport = Literal["inline", "reference"]
 
 
+class ObjectRef(BaseModel):
+    """One S3 object, with what the event told us about it.
+
+    It lives here, not in :mod:`sfn_inference.events`: parsing events needs Powertools'
+    parser models, which the classify path (cold start) has no reason to import.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    etag: str | None = None
+    size: int | None = None
+    sequencer: str | None = None
+    #: The key exactly as the event spelt it, when URL-decoding changed it.
+    encoded_key: str | None = None
+
+
 class ImagePayload(BaseModel):
     """What ``serialize`` returns: an image, inline or by reference."""
 

@@ -12,9 +12,8 @@ from sfn_inference.errors import (
     ObjectNotFoundError,
     ObjectTooLargeError,
 )
-from sfn_inference.events import ObjectRef
 from sfn_inference.imaging import SNIFF_BYTES, sniff_content_type
-from sfn_inference.payload import ClassifiedImage, ImagePayload, encode_inline, fits_inline, parse_model
+from sfn_inference.payload import ClassifiedImage, ImagePayload, ObjectRef, encode_inline, fits_inline, parse_model
 from sfn_inference.predictors import Predictor, top
 from sfn_inference.store import ObjectStore
 
