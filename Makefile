@@ -14,7 +14,7 @@ help:
 	@echo "make model    retrain the demo model bundle (TensorFlow, in $(TRAIN_VENV))"
 	@echo "make bench    measure cold start, per-image cost, throughput, package size"
 	@echo "make package  build the Lambda artifacts and check their sizes"
-	@echo "make deploy / make destroy   deploy to / remove from AWS with SAM"
+	@echo "make deploy / make destroy   deploy to / remove from AWS (CloudFormation, the same template)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 types: $(STAMP)
-	$(BIN)/mypy src functions tests
+	$(BIN)/mypy src functions tests bench serving
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

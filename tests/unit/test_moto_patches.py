@@ -17,6 +17,20 @@ def test_moto_is_the_version_the_patches_target() -> None:
         ("moto.s3.notifications", None, "_send_event_bridge_message"),
         ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "start_execution"),
         ("moto.s3.models", "FakeBucket", "get_permission"),
+        ("moto.backends", None, "list_of_moto_modules"),
+        ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser", "parse"),
+        ("moto.stepfunctions.parser.asl.utils.boto_client", None, "boto_client_for"),
+        ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", None, "boto_client_for"),
+        (
+            "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.item_reader_decl",
+            "ItemReader",
+            "_eval_body",
+        ),
+        (
+            "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component",
+            "DistributedIterationComponent",
+            "_map_run",
+        ),
     ],
 )
 def test_every_patched_attribute_exists(module: str, owner: str | None, attribute: str) -> None:

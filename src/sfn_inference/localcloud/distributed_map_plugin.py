@@ -39,7 +39,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.asl.utils import boto_client
 
 from sfn_inference.localcloud import patches
 from sfn_inference.localcloud.context import LocalCloudContext
@@ -240,7 +240,7 @@ def _write_results(original: Any) -> Any:
             prefix += "/"
         map_run = env.map_run_record_pool_manager.get_all()[-1].map_run_arn
         base = f"{prefix}{map_run.split(':')[-1]}/"
-        s3: Any = boto_client_for(region=env.aws_execution_details.region, service="s3")
+        s3: Any = boto_client.boto_client_for(region=env.aws_execution_details.region, service="s3")
         files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
         for status in ("SUCCEEDED", "FAILED"):
             chunk = [r for r in records if (r["Status"] == "SUCCEEDED") == (status == "SUCCEEDED")]

@@ -50,7 +50,7 @@ def wrap(owner: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..
     original = getattr(owner, name, None)
     if original is None or not callable(original):
         raise MotoPatchError(f"cannot patch {owner!r}.{name}: moto {moto.__version__} has no such callable")
-    replace(owner, name, make(_applied.get(_label(owner, name), original)))
+    replace(owner, name, make(original))  # wraps what is there now: patches compose in install order
 
 
 def _label(owner: Any, name: str) -> str:

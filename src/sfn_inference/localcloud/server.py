@@ -36,19 +36,17 @@ def install_plugins(ctx: LocalCloudContext) -> list[str]:
         lambda_plugin,
         patches,
         s3_plugin,
+        sagemaker,
+        speedups_plugin,
     )
 
+    speedups_plugin.install(ctx)  # first: the distributed-map plugin wraps the cached parser
     service = lambda_plugin.install(ctx)
     atexit.register(service.shutdown)
     eventbridge_plugin.install(ctx)
     s3_plugin.install(ctx)
     distributed_map_plugin.install(ctx)
-    try:
-        from sfn_inference.localcloud import sagemaker  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - the SageMaker plugin is optional while it is being built
-        pass
-    else:
-        sagemaker.install(ctx)
+    sagemaker.install(ctx)
     return patches.applied()
 
 

@@ -1,0 +1,171 @@
+"""Warm per-image cost inside one classify execution environment, variants interleaved.
+
+Run with the local cloud's Lambda environment (LAMBDA_TASK_ROOT on PYTHONPATH,
+LITERT_NUM_THREADS, CAPTURE_*). Every variant shares the handler's own interpreter,
+so the raw ``predict_tensor`` is exactly the model cost inside the handler:
+
+    raw_b1 / raw_bN        predict_tensor on preprocessed tensors (one invoke per call)
+    handler_b1             lambda_handler on an inline payload: parse, decode, preprocess, infer, capture
+    handler_nocapture_b1   the same with capture off (the same interpreter, no writer)
+    handler_bN             lambda_handler on a batch event {"bucket", "items": [N payloads]}, if it takes one
+    core_bN                otherwise classify_payloads on N payloads plus the capture flush
+
+Each run times one block per variant (at least --block-s, bounded in calls) and
+records seconds per image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sfn_inference.imaging import image_to_tensor
+from sfn_inference.payload import ImagePayload
+from sfn_inference.pipeline import classify_payloads
+from sfn_inference.predictors import LiteRTPredictor
+from sfn_inference.runtime import ClassifyRuntime
+
+MAX_CALLS = 100_000
+
+
+class Context:
+    function_name = "sfn-inference-ClassifyFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1769
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sfn-inference-ClassifyFunction"
+    aws_request_id = "00000000-0000-0000-0000-000000000002"
+    log_group_name = "/aws/lambda/sfn-inference-ClassifyFunction"
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def block(call: Callable[[int], object], images_per_call: int, min_s: float) -> float:
+    """Seconds per image over one timed block; the untimed first call absorbs a batch-size change."""
+    call(0)
+    calls = 0
+    start = time.perf_counter()
+    while True:
+        call(calls)
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_s or calls >= MAX_CALLS:
+            return elapsed / (calls * images_per_call)
+
+
+def payload(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {
+        "s3_bucket": "sfn-inference-imagebucket",
+        "s3_key": f"test/{path.name}",
+        "content_type": "image/png",
+        "transport": "inline",
+        "image_data": base64.b64encode(data).decode("ascii"),
+        "size_bytes": len(data),
+    }
+
+
+def batch_support(handler: Any, event: dict[str, Any], context: Context) -> str | None:
+    """None when the handler answers a batch event with one labelled item per input; else why not."""
+    try:
+        answer = handler(event, context)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc)[:160]}"
+    items = answer.get("items") if isinstance(answer, dict) else None
+    if not isinstance(items, list) or len(items) != len(event["items"]) or any("label" not in i for i in items):
+        return "the answer to a batch event has no labelled item per input"
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--images", type=Path, nargs="+", required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--block-s", type=float, default=0.25)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--raw-only", action="store_true")
+    args = parser.parse_args()
+
+    name = os.environ.get("_HANDLER", "app.lambda_handler").rpartition(".")[0]
+    __import__(name)
+    module: Any = sys.modules[name]
+    handler = module.lambda_handler
+    runtime: ClassifyRuntime = module.runtime
+    predictor = runtime.predictor
+    inner = getattr(predictor, "inner", predictor)
+    if not isinstance(inner, LiteRTPredictor):
+        raise SystemExit(f"expected the LiteRT backend, got {type(inner).__name__}")
+    context = Context()
+
+    events = [payload(p) for p in args.images]
+    n = len(events)
+    singles = [image_to_tensor(p.read_bytes(), inner.bundle.preprocessing)[None] for p in args.images]
+    batch = np.concatenate([singles[i % n] for i in range(args.batch)])
+    batch_events = [events[i % n] for i in range(args.batch)]
+    batch_event = {"bucket": "sfn-inference-imagebucket", "items": batch_events}
+    batch_payloads = [ImagePayload.model_validate(e) for e in batch_events]
+
+    variants: dict[str, tuple[Callable[[int], object], int]] = {
+        "raw_b1": (lambda i: inner.predict_tensor(singles[i % n]), 1),
+        f"raw_b{args.batch}": (lambda i: inner.predict_tensor(batch), args.batch),
+    }
+    pending: dict[str, str] = {}
+    if not args.raw_only:
+        bare = ClassifyRuntime(runtime.config)
+        bare.predictor = inner  # the same interpreter, without the capture writer
+
+        def without_capture(i: int) -> object:
+            module.runtime = bare  # the handler reads the module global on each call
+            try:
+                return handler(events[i % n], context)
+            finally:
+                module.runtime = runtime
+
+        def core(i: int) -> object:
+            results = classify_payloads(batch_payloads, runtime.store, runtime.predictor)
+            runtime.flush_capture()
+            return results
+
+        variants["handler_b1"] = (lambda i: handler(events[i % n], context), 1)
+        variants["handler_nocapture_b1"] = (without_capture, 1)
+        why = batch_support(handler, batch_event, context)
+        if why is None:
+            variants[f"handler_b{args.batch}"] = (lambda i: handler(batch_event, context), args.batch)
+        else:
+            pending[f"handler_b{args.batch}"] = f"the handler does not take a batch event yet ({why})"
+            variants[f"core_b{args.batch}"] = (core, args.batch)
+
+    samples: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(args.runs):
+        for key, (call, per_call) in variants.items():
+            samples[key].append(block(call, per_call, args.block_s))
+
+    diagnostics = runtime.diagnostics()
+    result = {
+        "threads": inner.num_threads,
+        "batch": args.batch,
+        "samples_s_per_image": samples,
+        "pending": pending,
+        "capture": {
+            "sink": os.environ.get("CAPTURE_DESTINATION_S3_URI", ""),
+            "counters": diagnostics.get("capture"),
+            "invocations": diagnostics.get("invocations"),
+        },
+    }
+    args.out.write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,443 @@
+"""The results as markdown: one table of figures against their peers, the targets marked,
+then the cold-start phases, the split of one execution and the heavy imports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import BATCH_SIZE
+
+MIB = 1_048_576
+Row = dict[str, str]
+
+
+def seconds(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    if x < 1e-3:
+        return f"{x * 1e6:.1f} µs"
+    if x < 0.1:
+        return f"{x * 1e3:.2f} ms"
+    if x < 1:
+        return f"{x * 1e3:.0f} ms"
+    return f"{x:.2f} s"
+
+
+def mib(x: float | None) -> str:
+    return "n/a" if x is None else f"{x / MIB:,.1f} MB"
+
+
+def rate(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.1f}/s"
+
+
+def times(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.3g}×" if x < 10 else f"{x:,.0f}×"
+
+
+def percent(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.3g} %"
+
+
+def spread(s: dict[str, Any] | None, fmt: Callable[[float | None], str]) -> str:
+    """``median (min–max)``; a single run is just its value."""
+    if not s or s.get("median") is None:
+        return "n/a"
+    if s["n"] == 1:
+        return fmt(s["median"])
+    return f"{fmt(s['median'])} ({fmt(s['min'])}–{fmt(s['max'])})"
+
+
+def verdict(met: bool | None) -> str:
+    return {True: "**met**", False: "**missed**", None: "—"}[met]
+
+
+def _ok(section: dict[str, Any] | None) -> bool:
+    return bool(section) and section.get("status") == "ok"  # type: ignore[union-attr]
+
+
+def _unavailable(section: dict[str, Any] | None) -> str:
+    if not section:
+        return "not run"
+    return f"{section.get('status')}: {section.get('reason', '')}".strip()
+
+
+def rows_and_targets(results: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]]]:
+    rows: list[Row] = []
+    targets: list[dict[str, Any]] = []
+
+    def add(measure: str, figure: str, peer: str, ratio_text: str, target: str = "", met: bool | None = None) -> None:
+        rows.append(
+            {
+                "measure": measure,
+                "figure": figure,
+                "peer": peer,
+                "ratio": ratio_text,
+                "target": target or "—",
+                "status": verdict(met) if target else "—",
+            }
+        )
+        if target:
+            targets.append({"measure": measure, "target": target, "value": ratio_text, "met": met})
+
+    def missing(measure: str, section: dict[str, Any] | None, target: str = "") -> None:
+        text = _unavailable(section)
+        status = text.split(":")[0] if text.startswith(("pending", "skipped")) else "error"
+        rows.append(
+            {
+                "measure": measure,
+                "figure": text[:160],
+                "peer": "",
+                "ratio": "",
+                "target": target or "—",
+                "status": status if target else "—",
+            }
+        )
+        if target:
+            targets.append({"measure": measure, "target": target, "value": text[:160], "met": None})
+
+    _cold_rows(results.get("cold_start"), add, missing)
+    _warm_rows(results.get("warm"), add, missing)
+    _pipeline_rows(results.get("pipeline"), add, missing)
+    _package_rows(results.get("package"), add, missing)
+    _startup_rows(results.get("startup"), add, missing)
+    return rows, targets
+
+
+Add = Callable[..., None]
+
+
+def _cold_rows(cold: dict[str, Any] | None, add: Add, missing: Add) -> None:
+    if not _ok(cold):
+        missing("1 cold start: classify vs TensorFlow route", cold, "≥ 25× faster")
+        missing("1 cold start: classify vs bare LiteRT script", cold, "≤ 1.5×")
+        return
+    assert cold is not None
+    routes, r = cold["routes"], cold["ratios"]
+    classify = routes["classify"]["phases"]["total"]
+    if "tf" in routes:
+        tf = routes["tf"]["phases"]["total"]
+        ratio_tf = r["tf_over_classify"]
+        add(
+            "1 cold start, spawn → first prediction: classify (LiteRT) vs TensorFlow route (tf.lite)",
+            spread(classify, seconds),
+            f"TF {spread(tf, seconds)}",
+            f"{times(ratio_tf)} faster",
+            "≥ 25× faster",
+            ratio_tf >= 25,
+        )
+    else:
+        missing(
+            "1 cold start: classify vs TensorFlow route",
+            {"status": "skipped", "reason": cold["skipped"]["tf"]},
+            "≥ 25× faster",
+        )
+    bare = routes["bare"]["phases"]["total"]
+    add(
+        "1 cold start: classify handler vs bare LiteRT script (numpy + LiteRT, load, invoke)",
+        spread(classify, seconds),
+        f"bare {spread(bare, seconds)}",
+        times(r["classify_over_bare"]),
+        "≤ 1.5×",
+        r["classify_over_bare"] <= 1.5,
+    )
+    rss = {k: spread(v["peak_rss_mb"], lambda x: "n/a" if x is None else f"{x:.0f} MB") for k, v in routes.items()}
+    peers = f"bare {rss['bare']}" + (f"; TF {rss['tf']}" if "tf" in rss else "")
+    rss_ratio = f"TF {times(r['rss_tf_over_classify'])} classify" if "tf" in rss else ""
+    add(
+        "1 cold start: peak RSS of classify",
+        rss["classify"],
+        peers,
+        "; ".join(filter(None, [rss_ratio, f"classify {times(r['rss_classify_over_bare'])} bare"])),
+    )
+    profile = cold["import_profile"]
+    off_path = not profile["boto3_imported"]
+    add(
+        "1 classify cold start imports boto3? (`-X importtime`, capture to a local dir)",
+        "no" if off_path else "yes",
+        "; ".join(f"{p['package']} {p['ms']:.0f} ms" for p in profile["by_package_ms"][:4]),
+        "boto3 off the path" if off_path else "boto3 on the path",
+        "boto3 off the LiteRT path",
+        off_path,
+    )
+    deployed = cold.get("as_deployed")
+    if deployed and deployed.get("status", "ok") == "ok" and "phases" in deployed:
+        notes = ["imports boto3 by its first prediction" if "boto3" in deployed["heavy_modules"] else "no boto3"]
+        first = deployed["peak_rss_mb"]["median"]
+        life = deployed.get("peak_rss_lifetime_mb", deployed["peak_rss_mb"])["median"]
+        if life - first > 10:
+            notes.append(f"peak RSS {first:.0f} MB, {life:.0f} MB with the capture flush at exit")
+        add(
+            "1 cold start: classify with the deployed variables (capture to s3:// on the local cloud)",
+            spread(deployed["phases"]["total"], seconds),
+            f"local-dir capture, interleaved {spread(deployed.get('peer_total'), seconds)}",
+            f"{times(cold['ratios'].get('s3_capture_over_classify'))} ({'; '.join(notes)})",
+        )
+
+
+def _warm_rows(warm: dict[str, Any] | None, add: Add, missing: Add) -> None:
+    bn = f"b{BATCH_SIZE}"
+    if not _ok(warm):
+        missing("2 warm: handler vs raw invoke", warm, "≤ 2×")
+        missing("2 warm: local cloud Lambda path vs in-process", warm, "≤ 3×")
+        return
+    assert warm is not None
+    for t in ("t1", "t2"):
+        per = warm["in_process"][t]["per_image"]
+        lam = warm["lambda_path"][t]["per_image"]
+        r = warm["ratios"][t]
+        threads = "1 thread" if t == "t1" else f"{t[1:]} threads"
+        add(
+            f"2 warm per image, batch 1, {threads}: handler in-process (decode, preprocess, infer, capture)",
+            spread(per["handler_b1"], seconds),
+            f"raw invoke {spread(per['raw_b1'], seconds)}",
+            times(r["handler_b1_over_raw_b1"]),
+            "≤ 2×",
+            r["handler_b1_over_raw_b1"] <= 2,
+        )
+        handler_n = per.get(f"handler_{bn}")
+        if handler_n:
+            value = r[f"handler_{bn}_over_raw_{bn}"]
+            add(
+                f"2 warm per image, batch {BATCH_SIZE}, {threads}: handler in-process (batch event)",
+                spread(handler_n, seconds),
+                f"raw invoke {spread(per[f'raw_{bn}'], seconds)}",
+                times(value),
+                "≤ 2×",
+                value <= 2,
+            )
+        else:
+            reason = warm.get("pending", {}).get(f"handler_{bn}", "")
+            core = per.get(f"core_{bn}")
+            missing(
+                f"2 warm per image, batch {BATCH_SIZE}, {threads}: handler in-process",
+                {"status": "pending", "reason": f"{reason}; core classify_payloads: {spread(core, seconds)}"},
+                "≤ 2×",
+            )
+        add(
+            f"2 warm per image, batch 1, {threads}: local cloud Lambda path (boto3 invoke)",
+            spread(lam["b1"], seconds),
+            f"in-process {spread(per['handler_b1'], seconds)}",
+            times(r["lambda_b1_over_handler_b1"]),
+            "≤ 3×",
+            r["lambda_b1_over_handler_b1"] <= 3,
+        )
+        if bn in lam and handler_n:
+            value = r[f"lambda_{bn}_over_handler_{bn}"]
+            add(
+                f"2 warm per image, batch {BATCH_SIZE}, {threads}: local cloud Lambda path",
+                spread(lam[bn], seconds),
+                f"in-process {spread(handler_n, seconds)}",
+                times(value),
+                "≤ 3×",
+                value <= 3,
+            )
+    per1 = warm["in_process"]["t1"]["per_image"]
+    add(
+        "2 warm per image, batch 1, 1 thread: handler in-process, capture off",
+        spread(per1["handler_nocapture_b1"], seconds),
+        f"raw invoke {spread(per1['raw_b1'], seconds)}",
+        times(warm["ratios"]["t1"]["handler_nocapture_b1_over_raw_b1"]),
+    )
+    t1 = warm["lambda_path"]["t1"]
+    worker = t1["report_duration_per_image"].get("b1")
+    add(
+        "2 warm per image, batch 1, 1 thread: Lambda path, the worker's own REPORT Duration",
+        spread(worker, seconds),
+        f"boto3 round trip {spread(t1['per_image']['b1'], seconds)}",
+        f"{percent(worker['median'] / t1['per_image']['b1']['median'] if worker else None)} of the round trip",
+    )
+    deployed = warm["lambda_path"]["t1_as_deployed"]["per_image"]["b1"]
+    add(
+        "2 warm per image, batch 1, 1 thread: Lambda path as deployed (capture to s3://<bucket>/captures)",
+        spread(deployed, seconds),
+        f"local-dir capture {spread(warm['lambda_path']['t1']['per_image']['b1'], seconds)}",
+        times(warm["ratios"]["t1"]["lambda_s3_capture_over_lambda_b1"]),
+    )
+
+
+def _pipeline_rows(pipe: dict[str, Any] | None, add: Add, missing: Add) -> None:
+    if not _ok(pipe):
+        missing("3 throughput: per-image executions", pipe)
+        missing("3 throughput: Distributed Map batch vs raw LiteRT", pipe, "≥ 10 %")
+        return
+    assert pipe is not None
+    limit = pipe["raw_limit"]
+    raw = limit["images_per_s"][limit["best"]]
+    raw_text = f"raw LiteRT {rate(raw)} ({limit['best'].removeprefix('raw_')}, 1 thread)"
+    per_image = pipe["per_image_executions"]["executions_per_s"]
+    add(
+        "3 throughput: one execution per image (executions/s)",
+        spread(per_image, rate),
+        raw_text,
+        percent(pipe["ratios"]["per_image_over_raw"]),
+    )
+    batch = pipe["batch"]
+    if batch["status"] == "ok":
+        value = pipe["ratios"]["batch_over_raw"]
+        add(
+            f"3 throughput: Distributed Map batch ({batch['images']} images, batches of {batch['batch_size']})",
+            spread(batch["images_per_s"], rate),
+            raw_text,
+            f"{percent(value)}; {times(pipe['ratios']['batch_over_per_image'])} per-image",
+            "≥ 10 %",
+            value >= 0.10,
+        )
+    else:
+        missing("3 throughput: Distributed Map batch vs raw LiteRT", batch, "≥ 10 %")
+
+
+def _package_rows(pkg: dict[str, Any] | None, add: Add, missing: Add) -> None:
+    if not pkg:
+        missing("4 package: classify unzipped", pkg, "≤ 100 MB")
+        return
+    tf = pkg.get("tensorflow_cpu", {})
+    tf_text = f"tensorflow-cpu installed {mib(tf.get('total_bytes'))}" if tf.get("status") == "ok" else ""
+    artifact = pkg.get("classify", {})
+    if artifact.get("status") != "ok":
+        missing("4 package: classify artifact unzipped", artifact, "≤ 100 MB")
+        if tf_text:
+            add(
+                "4 package: tensorflow-cpu and its dependencies, installed",
+                mib(tf["total_bytes"]),
+                f"Lambda limit {mib(pkg['lambda_limit_bytes'])}",
+                times(pkg["ratios"]["tensorflow_over_lambda_limit"]),
+            )
+        return
+    r = pkg["ratios"]
+    size = artifact["unzipped_bytes"]
+    add(
+        "4 package: classify artifact, unzipped",
+        mib(size),
+        f"{tf_text}; Lambda limit {mib(pkg['lambda_limit_bytes'])}",
+        f"{percent(r['classify_over_tensorflow'])} of TF; {percent(r['classify_over_lambda_limit'])} of the limit",
+        "≤ 100 MB",
+        size <= pkg["target_bytes"],
+    )
+
+
+def _startup_rows(up: dict[str, Any] | None, add: Add, missing: Add) -> None:
+    if not _ok(up):
+        missing("5 local cloud: start to ready", up, "≤ 5 s")
+        return
+    assert up is not None
+    r = up["ratios"]
+    add(
+        f"5 local cloud: `control.start()` to ready ({up['cycles']} cycle{'s' if up['cycles'] != 1 else ''})",
+        spread(up["ready"], seconds),
+        f"bare moto server {spread(up['moto_peer_ready'], seconds)}; target {seconds(up['target_s'])}",
+        f"{times(r['ready_over_moto_peer'])} moto; {percent(r['ready_over_target'])} of target",
+        "≤ 5 s",
+        up["ready"]["median"] <= up["target_s"],
+    )
+    add(
+        "5 local cloud: deploy the template (litert stack)",
+        spread(up["deploy"], seconds),
+        f"start to ready {spread(up['ready'], seconds)}",
+        times(r["deploy_over_ready"]),
+    )
+    add(
+        "5 local cloud: upload → SUCCEEDED, first image after deploy (cold functions)",
+        spread(up["upload_cold"], seconds),
+        f"warm {spread(up['upload_warm'], seconds)}",
+        times(r["upload_cold_over_upload_warm"]),
+    )
+    add(
+        "5 local cloud: upload → SUCCEEDED, warm (S3 → EventBridge → Step Functions)",
+        spread(up["upload_warm"], seconds),
+        f"StartExecution directly {spread(up['direct_warm'], seconds)}",
+        times(r["upload_warm_over_direct_warm"]),
+    )
+
+
+def markdown(results: dict[str, Any]) -> str:
+    rows, _ = rows_and_targets(results)
+    m = results["machine"]
+    lines = [
+        f"## `make bench` results{' (--quick: one repetition, not for quoting)' if results['quick'] else ''}",
+        "",
+        f"Machine: {m['cpu_model']}, {m['cores']} cores ({m['affinity']} usable), {m['memory_gb']:.0f} GB; "
+        f"Python {m['python']}; LiteRT {m['litert']}; TensorFlow {m.get('tensorflow') or 'n/a'}; "
+        f"load average {m['loadavg_start']} at start. {results['generated']}, commit {m['commit']}, "
+        f"{results['duration_s']:.0f} s.",
+        "",
+        "Figures are the median of the runs with (min–max); each is compared with a peer or a limit "
+        "measured in the same run. MB are MiB, as Lambda's limits are.",
+        "",
+        "| measure | figure | peer / limit (same run) | ratio | target | status |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cells = [row[k].replace("|", "\\|") for k in ("measure", "figure", "peer", "ratio", "target", "status")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += _phases_table(results.get("cold_start"))
+    lines += _split_table(results.get("pipeline"))
+    lines += _imports_table(results.get("cold_start"))
+    return "\n".join(lines) + "\n"
+
+
+def _phases_table(cold: dict[str, Any] | None) -> list[str]:
+    if not _ok(cold):
+        return []
+    assert cold is not None
+    routes = dict(cold["routes"])
+    if cold.get("as_deployed", {}).get("phases"):
+        routes["classify, S3 capture"] = cold["as_deployed"]
+    out = [
+        "",
+        "Cold start by phase (median of the runs):",
+        "",
+        "| route | interpreter | import | model load | first prediction | total | peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, route in routes.items():
+        p = route["phases"]
+        cells = [seconds(p[k]["median"]) for k in ("interpreter", "import", "model_load", "first_prediction", "total")]
+        out.append(f"| {name} | " + " | ".join(cells) + f" | {route['peak_rss_mb']['median']:.0f} MB |")
+    out += ["", f"Peak RSS is at the first prediction. TensorFlow route: `tf.lite.Interpreter`; {cold['keras']}."]
+    return out
+
+
+def _split_table(pipe: dict[str, Any] | None) -> list[str]:
+    if not _ok(pipe):
+        return []
+    assert pipe is not None
+    labels = {
+        "state_transitions": "state transitions (execution minus the three Lambda tasks)",
+        "lambda_invoke_overhead": "Lambda invoke overhead (task span minus REPORT Duration, 3 tasks)",
+        "s3_serialize": "S3: serialize's duration (HEAD + GET)",
+        "model": "model: the raw LiteRT invoke",
+        "classify_handler_rest": "classify besides the model (parse, decode, capture, logging, Runtime API)",
+        "filter": "filter's duration",
+    }
+    split, shares = pipe["split"], pipe["split_shares"]
+    out = [
+        "",
+        f"One execution's {seconds(split['total']['median'])}, split (median of single executions on a warm cloud):",
+        "",
+        "| part | time | share |",
+        "|---|---|---|",
+    ]
+    out += [f"| {label} | {spread(split[k], seconds)} | {percent(shares[k])} |" for k, label in labels.items()]
+    return out
+
+
+def _imports_table(cold: dict[str, Any] | None) -> list[str]:
+    if not _ok(cold):
+        return []
+    assert cold is not None
+    profile = cold["import_profile"]
+    out = [
+        "",
+        f"What classify's cold start imports (`python -X importtime`, self time per top-level package, "
+        f"{profile['total_ms']:.0f} ms in all; boto3 imported: {'yes' if profile['boto3_imported'] else 'no'}, "
+        f"botocore: {'yes' if profile['botocore_imported'] else 'no'} ({profile['botocore_ms']} ms)):",
+        "",
+        "| package | ms |",
+        "|---|---|",
+    ]
+    out += [f"| {p['package']} | {p['ms']:.1f} |" for p in profile["by_package_ms"]]
+    return out
