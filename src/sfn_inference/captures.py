@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import os
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 import jsonlines
 import pandas as pd
 
+from sfn_inference.capture import DataCaptureConfig, build_record
 from sfn_inference.errors import SfnInferenceError
 
 if TYPE_CHECKING:
@@ -108,13 +108,6 @@ def parse_capture_path(path: str) -> CapturePath | None:
     return CapturePath(endpoint, variant, hour)
 
 
-def capture_key(endpoint: str, variant: str, when: datetime, file_id: str | None = None) -> str:
-    """The key data capture would write a file under, relative to DestinationS3Uri."""
-    when = when.astimezone(UTC)
-    name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{file_id or uuid.uuid4()}.jsonl"
-    return f"{endpoint}/{variant}/{when:%Y/%m/%d/%H}/{name}"
-
-
 def capture_record(
     when: datetime,
     *,
@@ -125,24 +118,33 @@ def capture_record(
     event_id: str | None = None,
     inference_id: str | None = None,
 ) -> dict[str, Any]:
-    """One data-capture record, encoded as SageMaker does: CSV and JSON as text, anything else BASE64.
+    """One record as an endpoint declaring JSON and CSV content types writes it (for fixtures).
 
+    The record itself comes from the writer, :func:`sfn_inference.capture.build_record`.
     Pass ``input_data`` or ``output`` as None for a record captured with only the
     other side (CaptureOptions ``Output`` only, or ``Input`` only).
     """
-    capture: dict[str, Any] = {}
-    if input_data is not None:
-        capture["endpointInput"] = _encode_side("INPUT", input_content_type, input_data)
-    if output is not None:
-        body = (",".join(map(repr, output)) if _is_csv(output_content_type) else json.dumps(list(output))).encode()
-        capture["endpointOutput"] = _encode_side("OUTPUT", output_content_type, body)
-    metadata: dict[str, str] = {
-        "eventId": event_id or str(uuid.uuid4()),
-        "inferenceTime": when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-    }
-    if inference_id is not None:
-        metadata["inferenceId"] = inference_id
-    return {"captureData": capture, "eventMetadata": metadata, "eventVersion": "0"}
+    sides = (("Input", input_data), ("Output", output))
+    config = DataCaptureConfig.model_validate(
+        {
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": "s3://fixtures/captures",
+            "CaptureOptions": [{"CaptureMode": mode} for mode, side in sides if side is not None],
+            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+        }
+    )
+    values = list(output or [])
+    body = ",".join(map(repr, values)) if _is_csv(output_content_type) else json.dumps(values)
+    return build_record(
+        config,
+        input_body=input_data or b"",
+        input_content_type=input_content_type,
+        output_body=body.encode(),
+        output_content_type=output_content_type,
+        inference_time=when,
+        event_id=event_id,
+        inference_id=inference_id,
+    )
 
 
 def load_captures(
@@ -516,15 +518,6 @@ def _utc(value: TimeLike | None) -> pd.Timestamp | None:
 
 def _is_csv(content_type: str) -> bool:
     return "csv" in content_type.lower()
-
-
-def _encode_side(mode: str, content_type: str, body: bytes) -> dict[str, str]:
-    lowered = content_type.lower()
-    if _is_csv(lowered) or "json" in lowered:
-        encoding, data = ("CSV" if _is_csv(lowered) else "JSON"), body.decode()
-    else:
-        encoding, data = "BASE64", base64.b64encode(body).decode("ascii")
-    return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
 
 
 def _frame(rows: list[dict[str, Any]], include_input: bool) -> pd.DataFrame:

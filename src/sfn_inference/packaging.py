@@ -322,7 +322,7 @@ if request.get("object"):
 class Context:
     function_name = "check"
     memory_limit_in_mb = 1769
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:check"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:" + "0" * 12 + ":function:check"  # a stand-in context
     aws_request_id = "00000000-0000-0000-0000-000000000000"
     def get_remaining_time_in_millis(self):
         return 30_000

@@ -12,7 +12,8 @@ import nbformat
 import pytest
 
 from sfn_inference.bundle import ModelBundle
-from sfn_inference.captures import capture_key, capture_record
+from sfn_inference.capture import capture_path
+from sfn_inference.captures import capture_record
 from sfn_inference.predictors import LiteRTPredictor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,12 +37,12 @@ def capture_dir(tmp_path_factory: pytest.TempPathFactory, reference_pngs: dict[s
                 json.dumps(capture_record(flushed + timedelta(seconds=3 * i), input_data=image, output=probs))
                 for i, (image, probs) in enumerate(zip(images, predictions, strict=True))
             ]
-            path = root / capture_key("digits-endpoint", variant, flushed)
+            path = root / capture_path("digits-endpoint", variant, flushed)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(lines) + "\n")
     # A file an interrupted writer left behind: one good record, then half of the next.
     cut = capture_record(start, input_data=images[0], output=predictions[0])
-    path = root / capture_key("digits-endpoint", "AllTraffic", start)
+    path = root / capture_path("digits-endpoint", "AllTraffic", start)
     path.write_text(json.dumps(cut) + "\n" + json.dumps(cut)[:200])
     return root
 

@@ -20,12 +20,12 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from sfn_inference.capture import capture_path
 from sfn_inference.captures import (
     COLUMNS,
     CapturePath,
     CaptureSourceError,
     SkippedLine,
-    capture_key,
     capture_record,
     drift,
     label_distribution,
@@ -296,7 +296,7 @@ def test_parse_capture_path() -> None:
 
 def test_the_writer_round_trips_through_the_loader(tmp_path: Path) -> None:
     when = datetime(2026, 11, 22, 10, 5, 7, 123456, tzinfo=UTC)
-    key = capture_key("digits", "AllTraffic", when, file_id="f00d")
+    key = capture_path("digits", "AllTraffic", when, file_id="f00d")
     assert key == "digits/AllTraffic/2026/11/22/10/05-07-123-f00d.jsonl"
     rec = capture_record(when, input_data=PNG, output=probs(2, 0.6), output_content_type="application/x-npy")
     assert rec["captureData"]["endpointOutput"]["encoding"] == "BASE64"
