@@ -218,3 +218,40 @@ def test_successful_requests_are_captured_with_the_callers_inference_id(server: 
     assert sides["endpointInput"]["encoding"] == "BASE64"
     assert sides["endpointOutput"]["encoding"] == "JSON"
     assert json.loads(sides["endpointOutput"]["data"]) == body
+
+
+def test_both_backends_capture_loader_identical_rows(server: Server, tmp_path: Path, monkeypatch, context) -> None:
+    """The endpoint's capture and the in-Lambda LiteRT capture read back as the same row."""
+    from sfn_inference.captures import load_captures
+    from sfn_inference.payload import encode_inline
+    from support import load_handler
+
+    image = (BUNDLE_DIR / "reference" / "8_00274.png").read_bytes()
+    status, _ = server.post(image, "image/png")
+    assert status == 200
+
+    monkeypatch.setenv("MODEL_DIR", str(BUNDLE_DIR))
+    monkeypatch.setenv("CAPTURE_DESTINATION_S3_URI", f"file://{tmp_path}")
+    classify = load_handler("classify")
+    event = {"s3_bucket": "b", "s3_key": "k.png", "content_type": "image/png", "image_data": encode_inline(image)}
+    classify.lambda_handler(event, context)
+    classify.runtime.capture.flush()
+
+    labels = ModelBundle(BUNDLE_DIR).labels
+    deadline = time.monotonic() + 10
+    while not (
+        matches := [
+            r
+            for r in load_captures(server.capture_dir, labels=labels, include_input=True).to_dict("records")
+            if r["input_bytes"] == image
+        ]
+    ):
+        assert time.monotonic() < deadline, "the endpoint wrote no capture of the image"
+        time.sleep(0.1)
+    theirs = matches[-1]
+    [ours] = load_captures(tmp_path, labels=labels, include_input=True).to_dict("records")
+    assert ours["input_bytes"] == theirs["input_bytes"] == image
+    assert ours["input_content_type"] == theirs["input_content_type"] == "image/png"
+    assert ours["label"] == theirs["label"] == "8"
+    np.testing.assert_allclose(ours["probabilities"], theirs["probabilities"], atol=1e-6)
+    assert (ours["endpoint"], theirs["endpoint"]) == ("litert-in-lambda", "digits-endpoint")

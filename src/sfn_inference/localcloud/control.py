@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -159,6 +160,4 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 def _rmtree(path: Path) -> None:
-    import shutil  # noqa: PLC0415
-
     shutil.rmtree(path, ignore_errors=True)

@@ -7,7 +7,6 @@ Works against any Step Functions endpoint (the local cloud or AWS): it only uses
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -103,23 +102,6 @@ def _classified_before_failure(events: list[dict[str, Any]]) -> tuple[str | None
             output = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
             return output.get("label"), output.get("confidence")
     return None, None
-
-
-def wait_for(sfn: Any, execution_arns: Iterable[str], timeout_s: float = 120.0, poll_s: float = 0.2) -> dict[str, str]:
-    """Wait until every execution is terminal; returns arn -> status."""
-    pending = set(execution_arns)
-    status: dict[str, str] = {}
-    deadline = time.monotonic() + timeout_s
-    while pending and time.monotonic() < deadline:
-        for arn in list(pending):
-            state = sfn.describe_execution(executionArn=arn)["status"]
-            if state in TERMINAL:
-                status[arn] = state
-                pending.discard(arn)
-        if pending:
-            time.sleep(poll_s)
-    status.update(dict.fromkeys(pending, "RUNNING"))
-    return status
 
 
 def list_execution_arns(sfn: Any, state_machine_arn: str) -> list[str]:

@@ -11,7 +11,6 @@ back in Lambda's ``errorType``/``errorMessage``/``stackTrace`` shape.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -365,6 +364,3 @@ class LambdaService:
                 pool.shutdown()
             self._pools.clear()
 
-
-def code_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
