@@ -209,3 +209,21 @@ def test_the_aws_cli_drives_the_pipeline(cloud, bucket, state_machine, tmp_path)
     assert {"ExecutionStarted", "TaskSucceeded", "ExecutionSucceeded"} <= {e["type"] for e in events}
     listed = cli("stepfunctions", "list-executions", "--state-machine-arn", state_machine)["executions"]
     assert arn in {e["executionArn"] for e in listed}
+
+
+def test_function_logs_reach_cloudwatch_logs(cloud, stack) -> None:
+    lam, logs = cloud.client("lambda"), cloud.client("logs")
+    name = function_name(stack, "SerializeFunction")
+    request_id = lam.invoke(FunctionName=name, Payload=b'{"s3_bucket": "b"}')["ResponseMetadata"]["RequestId"]
+    assert request_id
+    group = f"/aws/lambda/{name}"
+    deadline = time.monotonic() + 10
+    while True:
+        messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+        if any(m.startswith("REPORT RequestId") for m in messages) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert any(m.startswith("START RequestId") for m in messages)
+    assert any("InvalidEventError" in m for m in messages), "the handler's own error line is there too"
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert all("/[$LATEST]" in s["logStreamName"] for s in streams)

@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction
+from moto.logs.models import logs_backends
 
 from sfn_inference.localcloud import patches
 from sfn_inference.localcloud.context import LocalCloudContext
-from sfn_inference.localcloud.lambda_runtime import FunctionSpec, LambdaService
+from sfn_inference.localcloud.lambda_runtime import FunctionSpec, LambdaService, Publisher
 
 FAULT_STATUS = {"ServiceException": 500, "TooManyRequestsException": 429, "AWSLambdaException": 500}
 _faults_lock = threading.Lock()
@@ -59,8 +61,29 @@ def take_fault(ctx: LocalCloudContext, function_name: str) -> str | None:
         return error
 
 
+def cloudwatch_publisher(ctx: LocalCloudContext) -> Callable[[str], Publisher]:
+    """Log lines into moto's CloudWatch Logs, under ``/aws/lambda/<function>``, one stream per environment."""
+
+    def for_function(function_name: str) -> Publisher:
+        group = f"/aws/lambda/{function_name}"
+        lock = threading.Lock()
+
+        def publish(stream: str, lines: list[tuple[int, str]]) -> None:
+            backend = logs_backends[ctx.account_id][ctx.region]
+            with lock:
+                if group not in backend.groups:
+                    backend.create_log_group(group, {})
+                if stream not in backend.groups[group].streams:
+                    backend.create_log_stream(group, stream)
+                backend.put_log_events(group, stream, [{"timestamp": ms, "message": line} for ms, line in lines])
+
+        return publish
+
+    return for_function
+
+
 def install(ctx: LocalCloudContext) -> LambdaService:
-    service = LambdaService(ctx)
+    service = LambdaService(ctx, cloudwatch_publisher(ctx))
 
     def invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
         fault = take_fault(ctx, self.function_name)
@@ -72,7 +95,7 @@ def install(ctx: LocalCloudContext) -> LambdaService:
         if result.error_type is not None:
             response_headers["x-amz-function-error"] = "Unhandled"
         if str(request_headers.get("x-amz-log-type", "")).lower() == "tail":
-            tail = service.pool(spec).log_path.read_bytes()[-4096:]
+            tail = service.pool(spec).log.path.read_bytes()[-4096:]
             response_headers["x-amz-log-result"] = base64.b64encode(tail).decode()
         response_headers["x-amz-executed-version"] = "$LATEST"
         return result.payload

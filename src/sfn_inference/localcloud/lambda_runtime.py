@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import queue
 import subprocess
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -139,12 +141,39 @@ def _error_body(body: bytes, header_type: str | None) -> dict[str, Any]:
     return data
 
 
+#: Where log lines go besides the function's file: (log stream, [(epoch ms, line)]).
+Publisher = Callable[[str, list[tuple[int, str]]], None]
+
+
+class FunctionLog:
+    """A function's log: one file for ``sfn-inference logs``, and each line published to its
+    execution environment's log stream (CloudWatch Logs, in the server process)."""
+
+    def __init__(self, path: Path, publish: Publisher | None) -> None:
+        self.path = path
+        self._file: TextIO = path.open("a", buffering=1)
+        self._publish = publish
+        self._lock = threading.Lock()
+
+    def write(self, stream: str, text: str) -> None:
+        now = int(time.time() * 1000)
+        with self._lock:
+            self._file.write(text)
+        if self._publish is not None:
+            try:
+                self._publish(stream, [(now, line) for line in text.splitlines() if line])
+            except Exception:  # a log sink never fails an invocation
+                logging.getLogger(__name__).exception("publishing logs of %s failed", stream)
+
+
 class Worker:
     """One execution environment: an awslambdaric process and its Runtime API."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: Path, ctx: LocalCloudContext, log: TextIO) -> None:
+    def __init__(self, spec: FunctionSpec, code_dir: Path, ctx: LocalCloudContext, log: FunctionLog) -> None:
         self.spec = spec
         self.log = log
+        # Lambda names a log stream after the date, the version and the execution environment.
+        self.stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
         self._pending: queue.Queue[_Invocation] = queue.Queue()
         self._current: _Invocation | None = None
         self._init_error: dict[str, Any] | None = None
@@ -176,9 +205,16 @@ class Worker:
             cwd=code_dir,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
+        threading.Thread(target=self._pump_output, name=f"logs-{spec.name}", daemon=True).start()
+
+    def _pump_output(self) -> None:
+        """The handler's stdout and stderr, line by line, as Lambda's runtime captures them."""
+        assert self.process.stdout is not None
+        for raw in iter(self.process.stdout.readline, b""):
+            self.log.write(self.stream, raw.decode(errors="replace"))
 
     # Runtime API side ---------------------------------------------------------
     def next_invocation(self) -> _Invocation:
@@ -208,8 +244,7 @@ class Worker:
         inv = _Invocation(payload, time.time() + self.spec.timeout_s)
         cold = self.invocations == 0
         self.invocations += 1
-        self.log.write(f"START RequestId: {inv.request_id} Version: $LATEST\n")
-        self.log.flush()
+        self.log.write(self.stream, f"START RequestId: {inv.request_id} Version: $LATEST\n")
         self._pending.put(inv)  # the pool lends a worker to one invocation at a time
         while not inv.done.wait(0.02):
             if not self.alive:
@@ -245,12 +280,12 @@ class Worker:
     def _report(self, inv: _Invocation, started: float, cold: bool, error: dict[str, Any] | None) -> InvocationResult:
         duration = (time.monotonic() - started) * 1000
         self.log.write(
+            self.stream,
             f"END RequestId: {inv.request_id}\nREPORT RequestId: {inv.request_id}\tDuration: {duration:.2f} ms\t"
             f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {self.peak_rss_mb()} MB"
             + ("\tInit: cold start" if cold else "")
-            + "\n"
+            + "\n",
         )
-        self.log.flush()
         if error is not None:
             return InvocationResult(json.dumps(error).encode(), str(error["errorType"]), cold, duration)
         return InvocationResult(inv.response, None, cold, duration)
@@ -273,13 +308,12 @@ class Worker:
 class FunctionPool:
     """The execution environments of one function version."""
 
-    def __init__(self, spec: FunctionSpec, ctx: LocalCloudContext) -> None:
+    def __init__(self, spec: FunctionSpec, ctx: LocalCloudContext, publish: Publisher | None = None) -> None:
         self.spec = spec
         self.ctx = ctx
         self.code_dir = _extract(spec, ctx.state_dir / "functions")
         ctx.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = ctx.logs_dir / f"{spec.name}.log"
-        self._log = self.log_path.open("a", buffering=1)
+        self.log = FunctionLog(ctx.logs_dir / f"{spec.name}.log", publish)
         self._idle: list[Worker] = []
         self._all: list[Worker] = []
         self._cond = threading.Condition()
@@ -295,7 +329,7 @@ class FunctionPool:
                         return worker
                     self._all.remove(worker)
                 if len(self._all) < self.ctx.max_workers_per_function:
-                    worker = Worker(self.spec, self.code_dir, self.ctx, self._log)
+                    worker = Worker(self.spec, self.code_dir, self.ctx, self.log)
                     self._all.append(worker)
                     self.cold_starts += 1
                     return worker
@@ -338,8 +372,9 @@ def _extract(spec: FunctionSpec, root: Path) -> Path:
 class LambdaService:
     """All function pools of the local cloud, keyed by function name and code version."""
 
-    def __init__(self, ctx: LocalCloudContext) -> None:
+    def __init__(self, ctx: LocalCloudContext, publish: Callable[[str], Publisher] | None = None) -> None:
         self.ctx = ctx
+        self._publish = publish  # function name -> where its log lines go besides the file
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
 
@@ -349,7 +384,8 @@ class LambdaService:
             if pool is None or pool.spec != spec:
                 if pool is not None:
                     pool.shutdown()  # new code or configuration: fresh environments
-                pool = self._pools[spec.name] = FunctionPool(spec, self.ctx)
+                publish = self._publish(spec.name) if self._publish else None
+                pool = self._pools[spec.name] = FunctionPool(spec, self.ctx, publish)
             return pool
 
     def invoke(self, spec: FunctionSpec, payload: bytes) -> InvocationResult:
@@ -363,4 +399,3 @@ class LambdaService:
             for pool in self._pools.values():
                 pool.shutdown()
             self._pools.clear()
-
