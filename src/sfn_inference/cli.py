@@ -478,9 +478,24 @@ def print_demo_summary(
     s3 = cloud.client("s3")
     for backend, stack in stacks.items():
         bucket = stack.outputs["BucketName"]
+        files = count_capture_files(s3, bucket, wait_s=CAPTURE_WINDOW_S)
+        console.print(f"captures ({backend}): s3://{bucket}/captures/ ({files} file(s))")
+    console.print("read them with notebooks/captured_inferences.ipynb (SFN_CAPTURE_SOURCE=s3://<bucket>/captures/)")
+
+
+#: Capture writers buffer records and write a file when its window (5 s by default) closes.
+CAPTURE_WINDOW_S = 8.0
+
+
+def count_capture_files(s3: Any, bucket: str, wait_s: float) -> int:
+    """Capture files under captures/, waiting up to ``wait_s`` for the first buffered window to land."""
+    deadline = time.monotonic() + wait_s
+    while True:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="captures/")
         files = sum(len(p.get("Contents", [])) for p in pages)
-        console.print(f"captures ({backend}): s3://{bucket}/captures/ ({files} file(s))")
+        if files or time.monotonic() > deadline:
+            return files
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":
