@@ -227,3 +227,27 @@ def test_function_logs_reach_cloudwatch_logs(cloud, stack) -> None:
     assert any("InvalidEventError" in m for m in messages), "the handler's own error line is there too"
     streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
     assert all("/[$LATEST]" in s["logStreamName"] for s in streams)
+
+
+def test_concurrent_invocations_get_extra_environments_up_to_the_limit(cloud) -> None:
+    """Five calls at once on a cloud started with max_workers=3: three environments, reused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _deploy_sleeper(cloud, "napper", timeout=10)
+    lam, logs = cloud.client("lambda"), cloud.client("logs")
+
+    def call(_: int) -> dict[str, Any]:
+        response = lam.invoke(FunctionName="napper", Payload=json.dumps({"sleep": 0.5}))
+        return dict(json.loads(response["Payload"].read()))
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        assert list(pool.map(call, range(5))) == [{"slept": 0.5}] * 5
+    streams = logs.describe_log_streams(logGroupName="/aws/lambda/napper")["logStreams"]
+    assert len(streams) == cloud.ctx.max_workers_per_function == 3
+    reports = [
+        e["message"]
+        for e in logs.filter_log_events(logGroupName="/aws/lambda/napper")["events"]
+        if e["message"].startswith("REPORT")
+    ]
+    assert len(reports) == 5
+    assert sum("Init: cold start" in r for r in reports) == 3, "two calls waited for a warm environment"
