@@ -14,7 +14,7 @@ logger = Logger()
 store: ObjectStore = S3ObjectStore()
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)  # keys appended below are per object
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and "items" in event:  # a Distributed Map batch of listed keys
         batch = parse_batch(event)
