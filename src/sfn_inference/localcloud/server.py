@@ -11,7 +11,7 @@ import atexit
 import logging
 import os
 import signal
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,10 @@ def configure_moto(port: int) -> None:
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
 
 
+#: What stops the processes the plugins started (Lambda workers, endpoint servers).
+CLEANUPS: list[Callable[[], None]] = []
+
+
 def install_plugins(ctx: LocalCloudContext) -> list[str]:
     """Install every plugin; a moto upgrade that breaks one fails here, loudly."""
     from sfn_inference.localcloud import (  # noqa: PLC0415
@@ -42,7 +46,9 @@ def install_plugins(ctx: LocalCloudContext) -> list[str]:
 
     speedups_plugin.install(ctx)  # first: the distributed-map plugin wraps the cached parser
     service = lambda_plugin.install(ctx)
-    atexit.register(service.shutdown)
+    CLEANUPS.extend([service.shutdown, sagemaker.stop_all_endpoints])
+    for cleanup in CLEANUPS:
+        atexit.register(cleanup)
     eventbridge_plugin.install(ctx)
     s3_plugin.install(ctx)
     distributed_map_plugin.install(ctx)
@@ -78,8 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
 
     def stop(*_: Any) -> None:
-        server.stop()
-        sys.exit(0)
+        # Stop the Lambda workers and endpoint servers (atexit), then leave without joining
+        # threads: moto runs each ASL execution on a non-daemon thread, and one blocked on a
+        # Lambda call must not keep a stopped cloud alive.
+        for cleanup in CLEANUPS:
+            cleanup()
+        os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
