@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import socket
-import tarfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +17,7 @@ from moto.server import ThreadedMotoServer
 from sfn_inference.bundle import ModelBundle
 from sfn_inference.localcloud import sagemaker
 from sfn_inference.localcloud.context import LocalCloudContext
+from sfn_inference.localcloud.deploy import model_tarball
 from support import BUNDLE_DIR
 
 MODELS = "sfn-inference-models"
@@ -64,14 +63,6 @@ def clients(ctx: LocalCloudContext) -> dict[str, Any]:
     return {name: ctx.client(name) for name in ("s3", "sagemaker", "sagemaker-runtime")}
 
 
-def model_tarball() -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name in ("model.tflite", "labels.txt", "metadata.json"):
-            archive.add(BUNDLE_DIR / name, arcname=name)
-    return buffer.getvalue()
-
-
 def wait_status(sm: Any, name: str, timeout_s: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -107,7 +98,7 @@ def endpoint(clients: dict[str, Any]) -> str:
     s3, sm = clients["s3"], clients["sagemaker"]
     s3.create_bucket(Bucket=MODELS)
     s3.create_bucket(Bucket=CAPTURE)
-    s3.put_object(Bucket=MODELS, Key="digits/model.tar.gz", Body=model_tarball())
+    s3.put_object(Bucket=MODELS, Key="digits/model.tar.gz", Body=model_tarball(BUNDLE_DIR))
     create_endpoint(
         sm,
         "digits-endpoint",
