@@ -49,7 +49,7 @@ $(TRAIN_VENV)/.installed: pyproject.toml
 	touch $@
 
 model: $(TRAIN_VENV)/.installed
-	$(TRAIN_VENV)/bin/python -m sfn_inference.training.train --dataset digits
+	$(TRAIN_VENV)/bin/python -m sfn_workbench.training.train --dataset digits
 
 # Writes bench/results/latest.{json,md}. The TensorFlow peer runs in $(TRAIN_VENV) (the train
 # extra), installed here on first use; `.venv/bin/python -m bench.run --skip-tf` does without it.
@@ -69,7 +69,7 @@ AWSR    = $(AWS) --region $(REGION)
 PARAMS ?=
 
 package: $(STAMP)
-	$(BIN)/python -m sfn_inference.packaging package --arch $(ARCH) --out build
+	$(BIN)/python -m sfn_workbench.build package --arch $(ARCH) --out build
 
 deploy: package
 	@set -e; bucket="$(ARTIFACT_BUCKET)"; \

@@ -29,11 +29,11 @@ def classify_artifact(ws: Workspace) -> dict[str, Any]:
     python = str(MAIN_PYTHON if MAIN_PYTHON.exists() else sys.executable)
     try:
         completed = subprocess.run(
-            [python, "-m", "sfn_inference.packaging", "package", "--out", str(out), "--no-check"],
+            [python, "-m", "sfn_workbench.build", "package", "--out", str(out), "--no-check"],
             cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        return {"status": "error", "reason": "sfn_inference.packaging package took over 600 s"}
+        return {"status": "error", "reason": "sfn_workbench.build package took over 600 s"}
     artifact = out / "classify"
     if completed.returncode != 0 or not artifact.is_dir():
         reason = (completed.stderr or completed.stdout).strip().splitlines()[-5:]

@@ -22,7 +22,7 @@ READY_TARGET_S = 5.0
 
 
 def start_cloud(state_dir: Path) -> tuple[Any, float]:
-    from sfn_inference.localcloud import control
+    from sfn_workbench.localcloud import control
 
     started = time.monotonic()
     cloud = control.start(state_dir)
@@ -99,7 +99,7 @@ def cycle(state_dir: Path) -> tuple[Any, dict[str, float]]:
 
 def moto_peer(ws: Workspace, settings: Settings) -> list[float]:
     """Seconds from spawn to ready of moto's bare threaded server, ``settings.startup_cycles`` times."""
-    from sfn_inference.localcloud.control import free_port
+    from sfn_workbench.procs import free_port
 
     times = []
     for i in range(settings.startup_cycles):

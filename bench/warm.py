@@ -74,7 +74,11 @@ def lambda_path(
     log = cloud.ctx.logs_dir / f"{function}.log"
     images = confident_references()
     events = [inline_payload(p) for p in images]
-    batch_event = {"bucket": events[0]["s3_bucket"], "items": [events[i % len(events)] for i in range(BATCH_SIZE)]}
+    batch_event = {
+        "mode": "batch",
+        "bucket": events[0]["s3_bucket"],
+        "items": [events[i % len(events)] for i in range(BATCH_SIZE)],
+    }
     for event in events[:3]:
         _invoke(client, function, event)
     # Each block cycles through the images, one payload (b1) or one batch event (bN) per call.

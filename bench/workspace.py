@@ -44,8 +44,8 @@ class Workspace:
 
     @classmethod
     def create(cls, root: Path) -> Workspace:
-        from sfn_inference.bundle import ModelBundle
-        from sfn_inference.packaging import build_function
+        from sfn_inference.core.bundle import ModelBundle
+        from sfn_workbench.build import build_function
 
         ws = cls(root)
         for path in (ws.logs, ws.captures):
@@ -54,7 +54,7 @@ class Workspace:
         ws.event_path.write_text(json.dumps(inline_payload(IMAGE)))
         import numpy as np
 
-        from sfn_inference.imaging import image_to_tensor
+        from sfn_inference.core.imaging import image_to_tensor
 
         tensor = image_to_tensor(IMAGE.read_bytes(), ModelBundle(BUNDLE).preprocessing)[None]
         np.save(ws.tensor_path, tensor)

@@ -11,7 +11,7 @@ so ``SageMakerPredictor`` cannot tell the two apart:
 
 Bad input gets a 4xx with ``{"error": "<ErrorName>", "message": "..."}``. On AWS,
 SageMaker captures data itself; on the local cloud this server does it, when given
-``--data-capture-config`` (or ``CAPTURE_*`` variables, see :mod:`sfn_inference.capture`).
+``--data-capture-config`` (or ``CAPTURE_*`` variables, see :mod:`sfn_inference.datacapture.writer`).
 
     python serving/server.py [serve] [--model-dir /opt/ml/model] [--port 8080]
 """
@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from sfn_inference.bundle import ModelBundle
-from sfn_inference.capture import CaptureConfig, CaptureWriter, media_type, open_capture_writer
-from sfn_inference.errors import (
+from sfn_inference.adapters.litert import LiteRTModel
+from sfn_inference.core.bundle import ModelBundle
+from sfn_inference.core.errors import (
     ConfigError,
     CorruptImageError,
     DecompressionBombError,
@@ -48,8 +48,9 @@ from sfn_inference.errors import (
     PredictionError,
     SfnInferenceError,
 )
-from sfn_inference.imaging import image_to_tensor
-from sfn_inference.predictors import LiteRTPredictor, as_probabilities
+from sfn_inference.core.imaging import image_to_tensor
+from sfn_inference.core.predictions import as_probabilities
+from sfn_inference.datacapture.writer import CaptureConfig, CaptureWriter, media_type, open_capture_writer
 
 log = logging.getLogger("sfn_inference.serving")
 
@@ -99,7 +100,7 @@ class Model:
 
     def __init__(self, bundle: ModelBundle, num_threads: int) -> None:
         self.bundle = bundle
-        self.predictor = LiteRTPredictor(bundle, num_threads=num_threads)
+        self.model = LiteRTModel(bundle.model_path, num_threads=num_threads)
         _, height, width, channels = bundle.metadata.input_shape
         self.sample_shape = (height, width, channels)
         self._lock = threading.Lock()
@@ -141,7 +142,7 @@ class Model:
 
     def _run(self, batch: np.ndarray) -> list[list[float]]:
         with self._lock:
-            rows = self.predictor.predict_tensor(np.ascontiguousarray(batch, dtype=np.float32)).tolist()
+            rows = self.model.run(np.ascontiguousarray(batch, dtype=np.float32)).tolist()
         return [as_probabilities(row, len(self.bundle.labels)) for row in rows]
 
 

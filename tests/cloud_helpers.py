@@ -5,11 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sfn_inference.localcloud.executions import list_execution_arns
+from sfn_workbench.localcloud.executions import list_execution_arns
 
 
 def function_name(stack: dict[str, Any], logical_id: str) -> str:
     return str(stack["resources"][logical_id]["ref"])
+
+
+def executions_of(sfn: Any, state_machine: str, key: str) -> list[dict[str, Any]]:
+    """Every execution whose input names ``key``, running or not."""
+    described = (sfn.describe_execution(executionArn=arn) for arn in list_execution_arns(sfn, state_machine))
+    return [d for d in described if key in d.get("input", "")]
 
 
 def wait_for_execution_of(sfn: Any, state_machine: str, key: str, timeout_s: float = 60) -> list[dict[str, Any]]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sfn_inference.core.imaging import sniff_content_type
+from sfn_inference.core.messages import EncodedImage
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE_DIR = ROOT / "models" / "digits"
@@ -17,14 +21,25 @@ def load_event(name: str) -> dict[str, Any]:
     return data
 
 
-def load_handler(function: str) -> Any:
-    """Import ``functions/<function>/app.py`` as its own module (every handler is named app)."""
+def load_handler(function: str, **fakes: Any) -> Any:
+    """Import ``functions/<function>/app.py`` as its own module (every handler is named app).
+
+    With ``fakes`` (``store=...``, ``env=...``), the handler's dependencies are rebuilt by
+    its composition root with them, as the root's ``build`` takes them.
+    """
     path = ROOT / "functions" / function / "app.py"
     spec = importlib.util.spec_from_file_location(f"{function}_app", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if fakes:
+        setattr(module, "deps", importlib.import_module(f"sfn_inference.roots.{function}").build(**fakes))  # noqa: B010
     return module
+
+
+def png_image(data: bytes) -> EncodedImage:
+    """Bytes as the predictor takes them, with the content type serialize would have sniffed."""
+    return EncodedImage(data, sniff_content_type(data[:8]))
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
     python moto_peer.py PORT READY_FILE
 
-Writes READY_FILE once the server answers, as ``sfn_inference.localcloud.server``
+Writes READY_FILE once the server answers, as ``sfn_workbench.localcloud.server``
 does, then serves until terminated.
 """
 

@@ -2,13 +2,12 @@
 
 Run with the local cloud's Lambda environment (LAMBDA_TASK_ROOT on PYTHONPATH,
 LITERT_NUM_THREADS, CAPTURE_*). Every variant shares the handler's own interpreter,
-so the raw ``predict_tensor`` is exactly the model cost inside the handler:
+so the raw ``model.run`` is exactly the model cost inside the handler:
 
-    raw_b1 / raw_bN        predict_tensor on preprocessed tensors (one invoke per call)
+    raw_b1 / raw_bN        model.run on preprocessed tensors (one invoke per call)
     handler_b1             lambda_handler on an inline payload: parse, decode, preprocess, infer, capture
     handler_nocapture_b1   the same with capture off (the same interpreter, no writer)
-    handler_bN             lambda_handler on a batch event {"bucket", "items": [N payloads]}, if it takes one
-    core_bN                otherwise classify_payloads on N payloads plus the capture flush
+    handler_bN             lambda_handler on a batch event {"mode": "batch", "bucket", "items": [N payloads]}
 
 Each run times one block per variant (at least --block-s, bounded in calls) and
 records seconds per image.
@@ -18,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import json
 import os
 import sys
@@ -28,11 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from sfn_inference.imaging import image_to_tensor
-from sfn_inference.payload import ImagePayload
-from sfn_inference.pipeline import classify_payloads
-from sfn_inference.predictors import LiteRTPredictor
-from sfn_inference.runtime import ClassifyRuntime
+from sfn_inference.adapters.litert import LiteRTImagePredictor
+from sfn_inference.core.imaging import image_to_tensor
+from sfn_inference.roots.classify import Classify
 
 MAX_CALLS = 100_000
 
@@ -101,10 +99,9 @@ def main() -> int:
     __import__(name)
     module: Any = sys.modules[name]
     handler = module.lambda_handler
-    runtime: ClassifyRuntime = module.runtime
-    predictor = runtime.predictor
-    inner = getattr(predictor, "inner", predictor)
-    if not isinstance(inner, LiteRTPredictor):
+    deps: Classify = module.deps
+    inner = getattr(deps.predictor, "inner", deps.predictor)
+    if not isinstance(inner, LiteRTImagePredictor):
         raise SystemExit(f"expected the LiteRT backend, got {type(inner).__name__}")
     context = Context()
 
@@ -113,29 +110,22 @@ def main() -> int:
     singles = [image_to_tensor(p.read_bytes(), inner.bundle.preprocessing)[None] for p in args.images]
     batch = np.concatenate([singles[i % n] for i in range(args.batch)])
     batch_events = [events[i % n] for i in range(args.batch)]
-    batch_event = {"bucket": "sfn-inference-imagebucket", "items": batch_events}
-    batch_payloads = [ImagePayload.model_validate(e) for e in batch_events]
+    batch_event = {"mode": "batch", "bucket": "sfn-inference-imagebucket", "items": batch_events}
 
     variants: dict[str, tuple[Callable[[int], object], int]] = {
-        "raw_b1": (lambda i: inner.predict_tensor(singles[i % n]), 1),
-        f"raw_b{args.batch}": (lambda i: inner.predict_tensor(batch), args.batch),
+        "raw_b1": (lambda i: inner.model.run(singles[i % n]), 1),
+        f"raw_b{args.batch}": (lambda i: inner.model.run(batch), args.batch),
     }
     pending: dict[str, str] = {}
     if not args.raw_only:
-        bare = ClassifyRuntime(runtime.config)
-        bare.predictor = inner  # the same interpreter, without the capture writer
+        bare = dataclasses.replace(deps, predictor=inner, capture=None)  # the same interpreter, no writer
 
         def without_capture(i: int) -> object:
-            module.runtime = bare  # the handler reads the module global on each call
+            module.deps = bare  # the handler reads the module global on each call
             try:
                 return handler(events[i % n], context)
             finally:
-                module.runtime = runtime
-
-        def core(i: int) -> object:
-            results = classify_payloads(batch_payloads, runtime.store, runtime.predictor)
-            runtime.flush_capture()
-            return results
+                module.deps = deps
 
         variants["handler_b1"] = (lambda i: handler(events[i % n], context), 1)
         variants["handler_nocapture_b1"] = (without_capture, 1)
@@ -143,24 +133,21 @@ def main() -> int:
         if why is None:
             variants[f"handler_b{args.batch}"] = (lambda i: handler(batch_event, context), args.batch)
         else:
-            pending[f"handler_b{args.batch}"] = f"the handler does not take a batch event yet ({why})"
-            variants[f"core_b{args.batch}"] = (core, args.batch)
+            pending[f"handler_b{args.batch}"] = f"the handler does not take a batch event ({why})"
 
     samples: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(args.runs):
         for key, (call, per_call) in variants.items():
             samples[key].append(block(call, per_call, args.block_s))
 
-    diagnostics = runtime.diagnostics()
     result = {
-        "threads": inner.num_threads,
+        "threads": int(os.environ.get("LITERT_NUM_THREADS", "1")),
         "batch": args.batch,
         "samples_s_per_image": samples,
         "pending": pending,
         "capture": {
             "sink": os.environ.get("CAPTURE_DESTINATION_S3_URI", ""),
-            "counters": diagnostics.get("capture"),
-            "invocations": diagnostics.get("invocations"),
+            "counters": deps.capture.counters.as_dict() if deps.capture else None,
         },
     }
     args.out.write_text(json.dumps(result))

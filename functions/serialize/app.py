@@ -1,26 +1,25 @@
-"""serialize: fetch the S3 object named by the event and pass it on, inline or by reference."""
+"""serialize: fetch the S3 object named by the event (or each of a batch) and pass it on, inline or by reference."""
 
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sfn_inference.batch import parse_batch, serialize_batch
-from sfn_inference.events import parse_object_event
-from sfn_inference.pipeline import serialize_object
-from sfn_inference.store import ObjectStore, S3ObjectStore
+from sfn_inference.core.messages import BatchEvent, is_batch, parse_model
+from sfn_inference.core.stages import serialize_batch, serialize_object
+from sfn_inference.core.triggers import parse_object_event
+from sfn_inference.roots import serialize
 
 logger = Logger()
-store: ObjectStore = S3ObjectStore()
+deps = serialize.build()
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)  # keys appended below are per object
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    if isinstance(event, dict) and "items" in event:  # a Distributed Map batch of listed keys
-        batch = parse_batch(event)
-        return {**event, "items": serialize_batch(batch, store)}
+    if is_batch(event):
+        return {**event, "items": serialize_batch(parse_model(BatchEvent, event), deps.store)}
     ref = parse_object_event(event)
     logger.append_keys(s3_bucket=ref.bucket, s3_key=ref.key)
-    payload = serialize_object(ref, store)
+    payload = serialize_object(ref, deps.store)
     logger.info("serialized", extra={"transport": payload.transport, "size_bytes": payload.size_bytes})
     return payload.model_dump(exclude_none=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sfn_inference.localcloud import control
+from sfn_workbench.localcloud import control
 
 
 @pytest.fixture(scope="session")

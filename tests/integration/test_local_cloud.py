@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -16,9 +17,9 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from cloud_helpers import function_name, wait_for_execution_of, wait_terminal
-from sfn_inference.localcloud import control
-from sfn_inference.localcloud.eventbridge_plugin import name_for
+from cloud_helpers import executions_of, function_name, wait_for_execution_of, wait_terminal
+from sfn_workbench.localcloud import control
+from sfn_workbench.localcloud.eventbridge_plugin import name_for
 from support import BUNDLE_DIR
 
 REFERENCE = BUNDLE_DIR / "reference"
@@ -73,7 +74,9 @@ def test_the_same_s3_event_delivered_twice_starts_one_execution(cloud, sfn, buck
     result = cloud.client("events").put_events(Entries=[entry, entry])
     assert result["FailedEntryCount"] == 0
     time.sleep(1.0)
-    assert len(wait_for_execution_of(sfn, state_machine, key)) == 1
+    wait_for_execution_of(sfn, state_machine, key)
+    # Count every execution for the key, running or not: a duplicate still running is a duplicate.
+    assert len(executions_of(sfn, state_machine, key)) == 1
 
 
 def test_a_transient_lambda_service_error_is_retried(cloud, sfn, bucket, stack, state_machine) -> None:
@@ -132,23 +135,28 @@ def test_a_timeout_is_reported_as_lambda_reports_it(cloud) -> None:
 
 
 def test_a_warm_environment_does_not_reload_the_model(cloud, stack) -> None:
+    """The model loads at INIT; the worker's own REPORT lines count the INITs (cold starts)."""
     lam = cloud.client("lambda")
     classify = function_name(stack, "ClassifyFunction")
+    log = cloud.ctx.logs_dir / f"{classify}.log"
     image = (REFERENCE / "4_00014.png").read_bytes()
-    import base64
-
     payload = {
         "s3_bucket": "b",
         "s3_key": "k.png",
         "content_type": "image/png",
         "image_data": base64.b64encode(image).decode(),
     }
-    for _ in range(2):
+
+    def invoke() -> None:
         out = json.loads(lam.invoke(FunctionName=classify, Payload=json.dumps(payload))["Payload"].read())
         assert out["label"] == "4"
-    stats = json.loads(lam.invoke(FunctionName=classify, Payload=json.dumps({"diagnostics": True}))["Payload"].read())
-    assert stats["model_loads"] == 1
-    assert stats["invocations"] >= 3
+
+    invoke()  # there is now at least one environment, warm
+    cold_starts = log.read_text().count("Init: cold start")
+    for _ in range(3):
+        invoke()
+    assert log.read_text().count("Init: cold start") == cold_starts, "sequential calls reuse a warm environment"
+    assert log.read_text().count("REPORT RequestId") >= 4
 
 
 def test_handler_errors_come_back_in_lambdas_shape(cloud, stack) -> None:

@@ -11,10 +11,11 @@ import nbclient
 import nbformat
 import pytest
 
-from sfn_inference.bundle import ModelBundle
-from sfn_inference.capture import capture_path
-from sfn_inference.captures import capture_record
-from sfn_inference.predictors import LiteRTPredictor
+from sfn_inference.adapters.litert import LiteRTImagePredictor
+from sfn_inference.core.bundle import ModelBundle
+from sfn_inference.datacapture.writer import capture_path
+from sfn_workbench.capture_reader import capture_record
+from support import png_image
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_DIR = ROOT / "models" / "digits"
@@ -28,7 +29,9 @@ def capture_dir(tmp_path_factory: pytest.TempPathFactory, reference_pngs: dict[s
     """Data capture as SageMaker would write it for the reference PNGs, over three hours and two variants."""
     root = tmp_path_factory.mktemp("datacapture")
     images = list(reference_pngs.values())
-    predictions = LiteRTPredictor(ModelBundle(BUNDLE_DIR), num_threads=1).predict(images)
+    results = LiteRTImagePredictor(ModelBundle(BUNDLE_DIR), num_threads=1).predict([png_image(i) for i in images])
+    predictions = [r for r in results if isinstance(r, list)]
+    assert len(predictions) == len(images)
     start = datetime(2026, 11, 22, 9, 12, tzinfo=UTC)
     for hour in range(3):
         for variant in ("AllTraffic", "Shadow"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import platform
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from sfn_inference import packaging
+import sfn_inference
+from sfn_workbench import build as packaging
 from support import BUNDLE_DIR
 
 ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
@@ -85,8 +87,12 @@ def test_artifact_ships_only_what_lambda_needs(unzipped: Path) -> None:
     assert {"app.py", "sfn_inference", "models", "numpy", "PIL", "ai_edge_litert", "pydantic"} <= top
     assert not {"boto3", "botocore", "s3transfer", "bin"} & top  # the Lambda runtime provides boto3
     assert (unzipped / "models" / "digits" / "model.tflite").is_file()
-    package = {p.name for p in (unzipped / "sfn_inference").iterdir()}
-    assert not {"localcloud", "training", "captures.py", "cli.py", "packaging.py", "template.py"} & package
+    assert "sfn_workbench" not in top, "the workbench never ships"
+    shipped = {p.relative_to(unzipped / "sfn_inference") for p in (unzipped / "sfn_inference").rglob("*.py")}
+    source = Path(sfn_inference.__file__).parent
+    assert shipped == {p.relative_to(source) for p in source.rglob("*.py")}, "the package is copied whole"
+    importing = re.compile(r"^\s*(from|import)\s+sfn_workbench\b", re.MULTILINE)
+    assert not [p for p in unzipped.rglob("*.py") if importing.search(p.read_text(errors="replace"))]
     assert not [p for p in unzipped.rglob("*") if p.name == "__pycache__" or p.suffix in {".pyi", ".pyc", ".h"}]
     assert not (unzipped / "ai_edge_litert" / "libLiteRtWebGpuAccelerator.so").exists()
     assert packaging.directory_size(unzipped) < packaging.MAX_UNZIPPED

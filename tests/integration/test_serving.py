@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sfn_inference.bundle import ModelBundle
-from sfn_inference.imaging import image_to_tensor
+from sfn_inference.core.bundle import ModelBundle
+from sfn_inference.core.imaging import image_to_tensor
 from support import BUNDLE_DIR, ROOT
 
 SERVER = ROOT / "serving" / "server.py"
@@ -222,8 +222,8 @@ def test_successful_requests_are_captured_with_the_callers_inference_id(server: 
 
 def test_both_backends_capture_loader_identical_rows(server: Server, tmp_path: Path, monkeypatch, context) -> None:
     """The endpoint's capture and the in-Lambda LiteRT capture read back as the same row."""
-    from sfn_inference.captures import load_captures
-    from sfn_inference.payload import encode_inline
+    from sfn_inference.core.messages import encode_inline
+    from sfn_workbench.capture_reader import load_captures
     from support import load_handler
 
     image = (BUNDLE_DIR / "reference" / "8_00274.png").read_bytes()
@@ -235,7 +235,7 @@ def test_both_backends_capture_loader_identical_rows(server: Server, tmp_path: P
     classify = load_handler("classify")
     event = {"s3_bucket": "b", "s3_key": "k.png", "content_type": "image/png", "image_data": encode_inline(image)}
     classify.lambda_handler(event, context)
-    classify.runtime.capture.flush()
+    classify.deps.capture.flush()
 
     labels = ModelBundle(BUNDLE_DIR).labels
     deadline = time.monotonic() + 10

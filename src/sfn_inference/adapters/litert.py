@@ -1,0 +1,71 @@
+"""LiteRT in-process: a model with a resizable batch dimension, and the image predictor on it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sfn_inference.core.bundle import ModelBundle
+from sfn_inference.core.errors import SfnInferenceError
+from sfn_inference.core.imaging import image_to_tensor
+from sfn_inference.core.messages import EncodedImage
+from sfn_inference.core.ports import ItemResult
+from sfn_inference.core.predictions import as_probabilities
+
+
+class LiteRTModel:
+    """One interpreter; ``run`` takes an (N, ...) float32 tensor and is one ``invoke``. Not thread-safe."""
+
+    def __init__(self, model_path: Path, num_threads: int) -> None:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415 - heavy, load once
+
+        self._interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
+        details = self._interpreter.get_input_details()[0]
+        self._input = details["index"]
+        self._sample_shape = [int(d) for d in details["shape"][1:]]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = 0
+        self._resize(1)
+
+    def _resize(self, batch: int) -> None:
+        if batch != self._batch:
+            self._interpreter.resize_tensor_input(self._input, [batch, *self._sample_shape], strict=False)
+            self._interpreter.allocate_tensors()
+            self._batch = batch
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self._resize(batch.shape[0])
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        out: np.ndarray = self._interpreter.get_tensor(self._output)
+        return out
+
+
+class LiteRTImagePredictor:
+    """Decode each image on its own, then run every decodable one in a single ``invoke``."""
+
+    def __init__(self, bundle: ModelBundle, num_threads: int) -> None:
+        self.bundle = bundle
+        self.labels = bundle.labels
+        self.model = LiteRTModel(bundle.model_path, num_threads)
+
+    def predict(self, images: Sequence[EncodedImage]) -> list[ItemResult]:
+        results: list[ItemResult | None] = []
+        tensors, positions = [], []
+        for i, image in enumerate(images):
+            try:
+                tensors.append(image_to_tensor(image.data, self.bundle.preprocessing))
+                positions.append(i)
+                results.append(None)
+            except SfnInferenceError as exc:
+                results.append(exc)
+        if tensors:
+            rows = self.model.run(np.stack(tensors)).tolist()
+            for i, row in zip(positions, rows, strict=True):
+                try:
+                    results[i] = as_probabilities(row, len(self.labels))
+                except SfnInferenceError as exc:
+                    results[i] = exc
+        return [r for r in results if r is not None]

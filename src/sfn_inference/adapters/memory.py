@@ -1,0 +1,32 @@
+"""An in-memory object store: the fake that unit tests and the artifact check compose with."""
+
+from __future__ import annotations
+
+import threading
+
+from sfn_inference.core.errors import ObjectNotFoundError
+from sfn_inference.core.ports import ObjectInfo
+
+
+class InMemoryObjectStore:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self._lock = threading.Lock()
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        body, content_type = self._lookup(bucket, key)
+        return ObjectInfo(len(body), None, content_type)
+
+    def get(self, bucket: str, key: str, first_bytes: int | None = None) -> bytes:
+        body, _ = self._lookup(bucket, key)
+        return body if first_bytes is None else body[:first_bytes]
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        with self._lock:
+            self.objects[(bucket, key)] = (body, content_type)
+
+    def _lookup(self, bucket: str, key: str) -> tuple[bytes, str]:
+        try:
+            return self.objects[(bucket, key)]
+        except KeyError:
+            raise ObjectNotFoundError(f"s3://{bucket}/{key} does not exist") from None

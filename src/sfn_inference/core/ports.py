@@ -1,0 +1,41 @@
+"""The core's two ports: where objects come from, and what turns images into probabilities.
+
+Adapters implement them (``sfn_inference.adapters``); unit tests use the in-memory
+fakes in ``sfn_inference.adapters.memory``. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sfn_inference.core.errors import SfnInferenceError
+from sfn_inference.core.messages import EncodedImage
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    etag: str | None
+    content_type: str | None
+
+
+class ObjectStore(Protocol):
+    def head(self, bucket: str, key: str) -> ObjectInfo: ...
+
+    def get(self, bucket: str, key: str, first_bytes: int | None = None) -> bytes: ...
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None: ...
+
+
+#: One image's answer: its probabilities, or the named error that image raised.
+ItemResult = list[float] | SfnInferenceError
+
+
+class Predictor(Protocol):
+    """Images in, one result per image out; one bad image is that image's error, not the batch's."""
+
+    labels: list[str]
+
+    def predict(self, images: Sequence[EncodedImage]) -> list[ItemResult]: ...

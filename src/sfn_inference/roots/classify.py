@@ -1,0 +1,97 @@
+"""classify's dependencies: settings, the object store, the predictor and the capture writer."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sfn_inference.adapters.s3 import S3ObjectStore
+from sfn_inference.core.bundle import ModelBundle, resolve_bundle_dir
+from sfn_inference.core.errors import SfnInferenceError
+from sfn_inference.core.messages import EncodedImage
+from sfn_inference.core.ports import ItemResult, ObjectStore, Predictor
+from sfn_inference.core.settings import ClassifyConfig
+from sfn_inference.datacapture.writer import CaptureConfig, CaptureWriter, open_capture_writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Classify:
+    settings: ClassifyConfig
+    store: ObjectStore
+    predictor: Predictor
+    capture: CaptureWriter | None
+
+    def after_invocation(self) -> None:
+        """Write the buffered capture file once its window has closed (CAPTURE_MAX_AGE_SECONDS)."""
+        if self.capture is not None:
+            self.capture.flush_if_due()
+
+
+def build(
+    settings: ClassifyConfig | None = None,
+    *,
+    store: ObjectStore | None = None,
+    predictor: Predictor | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Classify:
+    settings = settings or ClassifyConfig.from_env(env)
+    store = store or S3ObjectStore()
+    predictor = predictor or build_predictor(settings)
+    capture = build_capture_writer(settings, store, env)
+    if capture is not None:
+        predictor = CapturingPredictor(predictor, capture)
+    return Classify(settings, store, predictor, capture)
+
+
+def build_predictor(settings: ClassifyConfig) -> Predictor:
+    bundle = ModelBundle(resolve_bundle_dir(settings.model_dir))
+    if settings.backend == "sagemaker":
+        from sfn_inference.adapters.sagemaker_endpoint import SageMakerPredictor  # noqa: PLC0415 - boto3
+
+        assert settings.endpoint_name is not None  # checked by ClassifyConfig
+        return SageMakerPredictor(settings.endpoint_name, bundle.labels)
+    from sfn_inference.adapters.litert import LiteRTImagePredictor  # noqa: PLC0415 - LiteRT only when used
+
+    return LiteRTImagePredictor(bundle, num_threads=settings.num_threads)
+
+
+def build_capture_writer(
+    settings: ClassifyConfig, store: ObjectStore, env: Mapping[str, str] | None = None
+) -> CaptureWriter | None:
+    """A writer when ``CAPTURE_*`` is set and the model runs here; a SageMaker endpoint captures itself."""
+    capture = CaptureConfig.from_env(env)
+    if capture is None:
+        return None
+    if settings.backend != "litert":
+        log.warning("CAPTURE_* is ignored with BACKEND=%s: configure capture on the endpoint", settings.backend)
+        return None
+    writer = open_capture_writer(capture, store=store)
+    atexit.register(writer.flush)
+    return writer
+
+
+class CapturingPredictor:
+    """Records each answered image and its probabilities as the equivalent endpoint's data capture
+    would: the image bytes with their content type in, the JSON list of probabilities out."""
+
+    def __init__(self, inner: Predictor, writer: CaptureWriter) -> None:
+        self.inner = inner
+        self.labels = inner.labels
+        self.writer = writer
+
+    def predict(self, images: Sequence[EncodedImage]) -> list[ItemResult]:
+        results = self.inner.predict(images)
+        for image, result in zip(images, results, strict=True):
+            if not isinstance(result, SfnInferenceError):  # an endpoint records only what it answered
+                self.writer.capture(
+                    input_body=image.data,
+                    input_content_type=image.content_type,
+                    output_body=json.dumps(result).encode(),
+                    output_content_type="application/json",
+                )
+        return results

@@ -1,0 +1,508 @@
+"""``sfn-inference``: the console a user would otherwise click through, for the local cloud."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sfn_workbench.localcloud import control
+from sfn_workbench.localcloud.executions import ExecutionSummary, list_execution_arns, summarise, tally
+from sfn_workbench.localcloud.naming import execution_name
+from sfn_workbench.paths import state_dir as default_state_dir
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console()
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir", help="where the local cloud keeps its state (default: .sfn-inference/ in the checkout)"
+    ),
+]
+StackOpt = Annotated[str, typer.Option("--backend", help="which stack: litert or sagemaker")]
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+def _cloud(state_dir: Path | None) -> control.LocalCloud:
+    try:
+        return control.require(state_dir)
+    except control.LocalCloudError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _stack(cloud: control.LocalCloud, backend: str) -> dict[str, Any]:
+    if backend not in control.STACKS:
+        raise _fail(f"unknown backend {backend!r}: choose {' or '.join(control.STACKS)}")
+    try:
+        return cloud.stack(control.STACKS[backend])
+    except control.LocalCloudError as exc:
+        raise _fail(f"{exc} (deploy it with `sfn-inference up --backend {backend}`)") from None
+
+
+def env_lines(cloud: control.LocalCloud) -> list[str]:
+    return [f"export {k}={v}" for k, v in cloud.ctx.aws_env().items()]
+
+
+@app.command()
+def up(
+    detach: Annotated[bool, typer.Option(help="leave the local cloud running in the background")] = False,
+    backend: Annotated[str, typer.Option(help="litert, sagemaker or both")] = "litert",
+    max_workers: Annotated[int, typer.Option(help="execution environments per function")] = 4,
+    state_dir: StateDir = None,
+) -> None:
+    """Start the local cloud and deploy infra/template.yaml into it."""
+    backends = list(control.STACKS) if backend == "both" else [backend]
+    started = time.monotonic()
+    try:
+        cloud = control.start(state_dir, max_workers)
+    except control.LocalCloudError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"local cloud at [bold]{cloud.ctx.endpoint_url}[/bold] (pid {cloud.pid}), "
+        f"ready in {time.monotonic() - started:.2f} s"
+    )
+    try:
+        for name in backends:
+            t0 = time.monotonic()
+            stack = cloud.deploy(name)
+            console.print(
+                f"deployed stack [bold]{stack.name}[/bold] ({len(stack.resources)} resources) "
+                f"in {time.monotonic() - t0:.1f} s"
+            )
+            for key, value in stack.outputs.items():
+                console.print(f"  {key}: {value}")
+    except Exception as exc:
+        cloud.stop()
+        raise _fail(f"deploy failed: {exc}") from None
+    console.print("\npoint the AWS CLI and boto3 at it:\n" + "\n".join(env_lines(cloud)))
+    if detach:
+        console.print("\nrunning in the background; stop it with `sfn-inference down`")
+        return
+    console.print("\nrunning; Ctrl-C stops it")
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cloud.stop()
+
+
+@app.command()
+def down(state_dir: StateDir = None) -> None:
+    """Stop the local cloud (its state is in memory: everything deployed is gone)."""
+    looked_in = state_dir or default_state_dir()
+    cloud = control.find(looked_in)
+    if cloud is None:
+        raise _fail(f"no local cloud is running (looked in {looked_in})")
+    cloud.stop()
+    console.print(f"stopped the local cloud (pid {cloud.pid})")
+
+
+@app.command()
+def env(state_dir: StateDir = None) -> None:
+    """Print the environment that points the AWS CLI and boto3 at the local cloud."""
+    print("\n".join(env_lines(_cloud(state_dir))))
+
+
+def _image_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise _fail(f"{path} does not exist")
+    return files
+
+
+def upload_files(
+    cloud: control.LocalCloud, bucket: str, files: list[Path], prefix: str, root: Path | None = None
+) -> list[str]:
+    s3 = cloud.client("s3")
+    keys = []
+    with _progress() as progress:
+        task = progress.add_task(f"uploading to s3://{bucket}/{prefix}", total=len(files))
+        for path in files:
+            name = str(path.relative_to(root)) if root else path.name
+            key = f"{prefix}{name}"
+            s3.upload_file(str(path), bucket, key)
+            keys.append(key)
+            progress.advance(task)
+    return keys
+
+
+@app.command()
+def upload(
+    paths: Annotated[list[Path], typer.Argument(help="files or directories")],
+    backend: StackOpt = "litert",
+    prefix: Annotated[str, typer.Option(help="key prefix; the trigger listens on incoming/")] = "incoming/",
+    state_dir: StateDir = None,
+) -> None:
+    """Put files under the input prefix; the S3 -> EventBridge trigger starts one execution each."""
+    cloud = _cloud(state_dir)
+    bucket = _stack(cloud, backend)["outputs"]["BucketName"]
+    keys = upload_files(cloud, bucket, _image_files(paths), prefix)
+    console.print(f"uploaded {len(keys)} object(s) to s3://{bucket}/{prefix}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def generate_test_cases(
+    cloud: control.LocalCloud, bucket: str, count: int, prefix: str = "test/", seed: int | None = None
+) -> list[dict[str, str]]:
+    """The course's generate_test_case(): random keys from the test prefix."""
+    s3 = cloud.client("s3")
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in page.get("Contents", [])
+    ]
+    if not keys:
+        raise _fail(f"s3://{bucket}/{prefix} is empty: seed it with `sfn-inference seed`")
+    rng = random.Random(seed)
+    return [{"s3_bucket": bucket, "s3_key": rng.choice(keys)} for _ in range(count)]
+
+
+def start_and_wait(
+    cloud: control.LocalCloud, state_machine_arn: str, cases: list[dict[str, str]], timeout_s: float = 300
+) -> list[ExecutionSummary]:
+    sfn = cloud.client("stepfunctions")
+    token = uuid.uuid4().hex[:8]  # one run: the same object twice in one run is two test cases
+    arns = []
+    for i, case in enumerate(cases):
+        name = execution_name(case["s3_bucket"], case["s3_key"], sequencer=f"{token}-{i}")
+        arns.append(
+            sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(case))["executionArn"]
+        )
+    return wait_with_progress(cloud, arns, timeout_s)
+
+
+def wait_with_progress(cloud: control.LocalCloud, arns: list[str], timeout_s: float) -> list[ExecutionSummary]:
+    sfn = cloud.client("stepfunctions")
+    pending, done = set(arns), {}
+    deadline = time.monotonic() + timeout_s
+    with _progress() as progress:
+        task = progress.add_task("executions", total=len(arns))
+        while pending and time.monotonic() < deadline:
+            for arn in list(pending):
+                if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                    pending.discard(arn)
+                    done[arn] = summarise(sfn, arn, history=True)
+                    progress.advance(task)
+            time.sleep(0.1)
+    for arn in pending:
+        done[arn] = summarise(sfn, arn, history=True)
+    return [done[a] for a in arns]
+
+
+@app.command()
+def run(
+    count: Annotated[int, typer.Option(help="number of generated test cases")] = 10,
+    backend: StackOpt = "litert",
+    seed: Annotated[int | None, typer.Option(help="seed for the random pick of keys")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Start executions for random keys of the test prefix, wait, and summarise them."""
+    cloud = _cloud(state_dir)
+    stack = _stack(cloud, backend)
+    cases = generate_test_cases(cloud, stack["outputs"]["BucketName"], count, seed=seed)
+    summaries = start_and_wait(cloud, stack["outputs"]["StateMachineArn"], cases)
+    print_executions(summaries)
+    print_tally(tally(summaries))
+
+
+@app.command()
+def seed(
+    backend: StackOpt = "litert",
+    prefix: Annotated[str, typer.Option(help="where generated test cases pick their keys")] = "test/",
+    state_dir: StateDir = None,
+) -> None:
+    """Upload the demo data set's test split (PNGs) under the test prefix."""
+    cloud = _cloud(state_dir)
+    bucket = _stack(cloud, backend)["outputs"]["BucketName"]
+    keys = seed_test_split(cloud, bucket, prefix)
+    console.print(f"seeded {len(keys)} test images at s3://{bucket}/{prefix}")
+
+
+def seed_test_split(cloud: control.LocalCloud, bucket: str, prefix: str) -> list[str]:
+    from sfn_workbench.training.datasets import demo_split  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = demo_split(Path(tmp))
+        return upload_files(cloud, bucket, files, prefix, root=Path(tmp))
+
+
+@app.command()
+def executions(
+    backend: StackOpt = "litert",
+    limit: Annotated[int, typer.Option(help="most recent N")] = 50,
+    state_dir: StateDir = None,
+) -> None:
+    """Status, label, confidence, error and duration of recent executions."""
+    cloud = _cloud(state_dir)
+    sfn = cloud.client("stepfunctions")
+    arns = list_execution_arns(sfn, _stack(cloud, backend)["outputs"]["StateMachineArn"])[:limit]
+    print_executions([summarise(sfn, arn) for arn in arns])
+
+
+def print_executions(summaries: list[ExecutionSummary]) -> None:
+    table = Table(title=f"{len(summaries)} execution(s)")
+    for column in ("key", "status", "label", "confidence", "error", "duration"):
+        table.add_column(column, justify="right" if column in {"confidence", "duration"} else "left")
+    colour = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "yellow"}
+    for s in summaries:
+        table.add_row(
+            s.key or s.name,
+            f"[{colour.get(s.status, 'white')}]{s.status}[/]",
+            s.label or "",
+            "" if s.confidence is None else f"{s.confidence:.3f}",
+            s.error or "",
+            "" if s.duration_s is None else f"{s.duration_s:.2f} s",
+        )
+    console.print(table)
+
+
+def print_tally(counts: dict[str, Any]) -> None:
+    table = Table(title="summary", show_header=False)
+    outcomes = counts["outcomes"]
+    table.add_row("executions", str(counts["total"]))
+    table.add_row("succeeded (confident)", str(outcomes.get("confident", 0)))
+    table.add_row("failed: low confidence", str(outcomes.get("low_confidence", 0)))
+    table.add_row("failed: other errors", f"{outcomes.get('error', 0)} {counts['errors'] or ''}")
+    table.add_row("per label", ", ".join(f"{k}: {v}" for k, v in counts["labels"].items()))
+    if counts["slowest_state"]:
+        mean = counts["mean_state_seconds"]
+        table.add_row("slowest step", f"{counts['slowest_state']} ({mean[counts['slowest_state']] * 1000:.0f} ms mean)")
+    console.print(table)
+
+
+@app.command()
+def logs(
+    function: Annotated[str, typer.Argument(help="serialize, classify, filter, or a full function name")],
+    backend: StackOpt = "litert",
+    lines: Annotated[int, typer.Option("--lines", "-n", help="last N lines")] = 50,
+    state_dir: StateDir = None,
+) -> None:
+    """Show a function's logs (START/END/REPORT lines and the handler's own output)."""
+    cloud = _cloud(state_dir)
+    resources = _stack(cloud, backend)["resources"]
+    names = {
+        k.removesuffix("Function").lower(): v["ref"]
+        for k, v in resources.items()
+        if v["type"] == "AWS::Lambda::Function"
+    }
+    name = names.get(function.lower(), function)
+    path = cloud.ctx.logs_dir / f"{name}.log"
+    if not path.exists():
+        known = ", ".join(sorted(names))
+        raise _fail(f"no logs for {name} yet (functions: {known})")
+    print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or len(uri) <= len("s3://"):
+        raise _fail(f"expected s3://bucket/prefix, got {uri!r}")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    return bucket, prefix
+
+
+def run_batch(
+    sfn: Any, state_machine_arn: str, bucket: str, prefix: str, batch_size: int | None, timeout_s: float = 900
+) -> dict[str, Any]:
+    """Start a batch execution, show the map run's progress, and return the final description."""
+    request: dict[str, Any] = {"bucket": bucket, "prefix": prefix}
+    if batch_size is not None:
+        request["batch_size"] = batch_size
+    arn = sfn.start_execution(stateMachineArn=state_machine_arn, input=json.dumps(request))["executionArn"]
+    deadline = time.monotonic() + timeout_s
+    with _progress() as progress:
+        task = progress.add_task(f"batch s3://{bucket}/{prefix}", total=None)
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise _fail(f"{arn} still running after {timeout_s:.0f} s")
+            runs = sfn.list_map_runs(executionArn=arn).get("mapRuns", [])
+            if runs:
+                counts = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"]).get("itemCounts", {})
+                done = counts.get("succeeded", 0) + counts.get("failed", 0) + counts.get("timedOut", 0)
+                progress.update(task, total=counts.get("total") or None, completed=done)
+            time.sleep(0.2)
+        progress.update(task, completed=progress.tasks[0].total or 0)
+    return dict(described)
+
+
+def print_batch_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"batch s3://{summary['bucket']}/{summary['prefix']}", show_header=False)
+    table.add_row("items", str(summary["items"]))
+    for outcome, n in summary["outcomes"].items():
+        table.add_row(outcome, str(n))
+    table.add_row("per label", ", ".join(f"{k}: {v}" for k, v in summary["labels"].items()))
+    if summary["errors"]:
+        table.add_row("errors", ", ".join(f"{k}: {v}" for k, v in summary["errors"].items()))
+    table.add_row("rows", f"s3://{summary['bucket']}/{summary['items_key']}")
+    console.print(table)
+
+
+@app.command()
+def batch(
+    uri: Annotated[str, typer.Argument(help="s3://bucket/prefix to classify (under incoming/ or test/)")],
+    batch_size: Annotated[int | None, typer.Option(help="keys per child workflow (default: the template's)")] = None,
+    backend: StackOpt = "litert",
+    stack: Annotated[str | None, typer.Option(help="on AWS: the CloudFormation stack to use")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Classify a whole prefix in one execution (a Distributed Map), locally or on AWS."""
+    bucket, prefix = parse_s3_uri(uri)
+    if stack is not None:  # AWS: the default credentials and region of boto3
+        import boto3  # noqa: PLC0415
+
+        outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+        arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "BatchStateMachineArn")
+        sfn = boto3.client("stepfunctions")
+    else:
+        cloud = _cloud(state_dir)
+        arn = _stack(cloud, backend)["outputs"]["BatchStateMachineArn"]
+        sfn = cloud.client("stepfunctions")
+    described = run_batch(sfn, arn, bucket, prefix, batch_size)
+    if described["status"] != "SUCCEEDED":
+        raise _fail(f"batch {described['status']}: {described.get('error')}: {described.get('cause')}")
+    print_batch_summary(json.loads(described["output"]))
+
+
+def wait_for_triggered(cloud: control.LocalCloud, state_machine_arn: str, expected: int, timeout_s: float) -> list[str]:
+    """Wait until the trigger has started ``expected`` executions; returns their ARNs."""
+    sfn = cloud.client("stepfunctions")
+    deadline = time.monotonic() + timeout_s
+    arns = list_execution_arns(sfn, state_machine_arn)
+    while len(arns) < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        arns = list_execution_arns(sfn, state_machine_arn)
+    return arns
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="leave the local cloud running afterwards")] = False,
+    count: Annotated[int, typer.Option(help="generated test cases per backend")] = 20,
+    state_dir: StateDir = None,
+) -> None:
+    """The whole pipeline end to end: up, upload the demo test split, test cases, summary."""
+    existing = control.find(state_dir)
+    if existing is not None:
+        existing.stop()
+    started = time.monotonic()
+    cloud = control.start(state_dir)
+    console.rule(f"local cloud at {cloud.ctx.endpoint_url} (ready in {time.monotonic() - started:.2f} s)")
+    try:
+        stacks = {}
+        for backend in control.STACKS:
+            t0 = time.monotonic()
+            stacks[backend] = cloud.deploy(backend)
+            console.print(
+                f"deployed [bold]{stacks[backend].name}[/bold] (backend={backend}) in {time.monotonic() - t0:.1f} s"
+            )
+        litert = stacks["litert"].outputs
+        with tempfile.TemporaryDirectory() as tmp:
+            from sfn_workbench.training.datasets import demo_split  # noqa: PLC0415
+
+            files = demo_split(Path(tmp))
+            console.rule(f"1. upload {len(files)} demo images: the S3 trigger starts one execution each")
+            upload_files(cloud, litert["BucketName"], files, "incoming/", root=Path(tmp))
+            for stack in stacks.values():
+                upload_files(cloud, stack.outputs["BucketName"], files, "test/", root=Path(tmp))
+        arns = wait_for_triggered(cloud, litert["StateMachineArn"], len(files), timeout_s=120)
+        triggered = wait_with_progress(cloud, arns, timeout_s=600)
+        print_tally(tally(triggered))
+        missing = len(files) - len(triggered)
+        if missing:
+            raise _fail(f"{missing} uploaded image(s) have no execution")
+        results = {"triggered (litert)": triggered}
+        for backend, stack in stacks.items():
+            console.rule(f"2. {count} generated test cases on the {backend} backend")
+            cases = generate_test_cases(cloud, stack.outputs["BucketName"], count, seed=0)
+            results[f"test cases ({backend})"] = summaries = start_and_wait(
+                cloud, stack.outputs["StateMachineArn"], cases
+            )
+            print_executions(summaries[:10])
+            print_tally(tally(summaries))
+        console.rule("3. one batch execution over the test split (Distributed Map)")
+        t0 = time.monotonic()
+        described = run_batch(
+            cloud.client("stepfunctions"), litert["BatchStateMachineArn"], litert["BucketName"], "test/", None
+        )
+        if described["status"] != "SUCCEEDED":
+            raise _fail(f"batch {described['status']}: {described.get('error')}: {described.get('cause')}")
+        batch_summary = json.loads(described["output"])
+        print_batch_summary(batch_summary)
+        console.print(f"{batch_summary['items']} images in {time.monotonic() - t0:.1f} s")
+        console.rule("summary")
+        print_demo_summary(cloud, stacks, results)
+    finally:
+        if keep:
+            console.print("\nthe local cloud keeps running:\n" + "\n".join(env_lines(cloud)))
+        else:
+            cloud.stop()
+
+
+def print_demo_summary(
+    cloud: control.LocalCloud, stacks: dict[str, Any], results: dict[str, list[ExecutionSummary]]
+) -> None:
+    table = Table(title="demo")
+    for column in ("run", "executions", "succeeded", "low confidence", "other errors", "slowest step"):
+        table.add_column(column)
+    for name, summaries in results.items():
+        t = tally(summaries)
+        slow = t["slowest_state"]
+        table.add_row(
+            name,
+            str(t["total"]),
+            str(t["outcomes"].get("confident", 0)),
+            str(t["outcomes"].get("low_confidence", 0)),
+            f"{t['outcomes'].get('error', 0)} {t['errors'] or ''}".strip(),
+            f"{slow} ({t['mean_state_seconds'][slow] * 1000:.0f} ms)" if slow else "",
+        )
+    console.print(table)
+    s3 = cloud.client("s3")
+    for backend, stack in stacks.items():
+        bucket = stack.outputs["BucketName"]
+        files = count_capture_files(s3, bucket, wait_s=CAPTURE_WINDOW_S)
+        console.print(f"captures ({backend}): s3://{bucket}/captures/ ({files} file(s))")
+    console.print("read them with notebooks/captured_inferences.ipynb (SFN_CAPTURE_SOURCE=s3://<bucket>/captures/)")
+
+
+#: Capture writers buffer records and write a file when its window (5 s by default) closes.
+CAPTURE_WINDOW_S = 8.0
+
+
+def count_capture_files(s3: Any, bucket: str, wait_s: float) -> int:
+    """Capture files under captures/, waiting up to ``wait_s`` for the first buffered window to land."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="captures/")
+        files = sum(len(p.get("Contents", [])) for p in pages)
+        if files or time.monotonic() > deadline:
+            return files
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    app()

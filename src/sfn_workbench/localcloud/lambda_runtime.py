@@ -1,0 +1,401 @@
+"""Lambda execution for the local cloud: real handler code in warm worker processes.
+
+Each worker is one execution environment: a ``python -m awslambdaric`` process
+(the runtime interface client of AWS's Python base images) polling a small
+Runtime API that this module serves on 127.0.0.1. A worker stays warm between
+invocations; concurrent invocations get extra workers up to a limit; a timeout
+kills the worker and reports ``Sandbox.Timedout`` as Lambda does; errors come
+back in Lambda's ``errorType``/``errorMessage``/``stackTrace`` shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+from sfn_workbench.localcloud.context import LocalCloudContext
+
+RUNTIME_PREFIX = "/2018-06-01/runtime"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the deployed function says about its execution environment."""
+
+    name: str
+    arn: str
+    handler: str
+    code_sha256: str
+    code_zip: bytes = field(repr=False, compare=False)
+    environment: dict[str, str]
+    memory_mb: int
+    timeout_s: float
+
+
+@dataclass
+class InvocationResult:
+    payload: bytes
+    error_type: str | None = None  # set when the function failed (FunctionError: Unhandled)
+    cold_start: bool = False
+    duration_ms: float = 0.0
+
+
+class _Invocation:
+    def __init__(self, payload: bytes, deadline: float) -> None:
+        self.request_id = str(uuid.uuid4())
+        self.payload = payload
+        self.deadline = deadline
+        self.done = threading.Event()
+        self.response: bytes = b""
+        self.error: dict[str, Any] | None = None
+
+
+class _RuntimeAPI(ThreadingHTTPServer):
+    """The Lambda Runtime API for one worker: next, response, error, init/error."""
+
+    daemon_threads = True
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        super().__init__(("127.0.0.1", 0), _RuntimeHandler)
+
+    @property
+    def address(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{host!s}:{port}"
+
+
+class _RuntimeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stalls
+    server: _RuntimeAPI
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _reply(self, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.path != f"{RUNTIME_PREFIX}/invocation/next":
+            self._reply(404)
+            return
+        inv = self.server.worker.next_invocation()
+        self._reply(
+            200,
+            inv.payload,
+            {
+                "Lambda-Runtime-Aws-Request-Id": inv.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(int(inv.deadline * 1000)),
+                "Lambda-Runtime-Invoked-Function-Arn": self.server.worker.spec.arn,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+            },
+        )
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        parts = self.path[len(RUNTIME_PREFIX) :].strip("/").split("/")
+        worker = self.server.worker
+        if parts == ["init", "error"]:
+            worker.init_failed(_error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type")))
+        elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in {"response", "error"}:
+            error = _error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type"))
+            worker.finish(parts[1], body if parts[2] == "response" else None, error if parts[2] == "error" else None)
+        else:
+            self._reply(404)
+            return
+        self._reply(202, b'{"status":"OK"}')
+
+
+def _error_body(body: bytes, header_type: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except json.JSONDecodeError:
+        data = {"errorMessage": body.decode(errors="replace")}
+    if not isinstance(data, dict):
+        data = {"errorMessage": str(data)}
+    data.setdefault("errorType", header_type or "Runtime.Unknown")
+    data.setdefault("errorMessage", "")
+    data.setdefault("stackTrace", [])
+    return data
+
+
+#: Where log lines go besides the function's file: (log stream, [(epoch ms, line)]).
+Publisher = Callable[[str, list[tuple[int, str]]], None]
+
+
+class FunctionLog:
+    """A function's log: one file for ``sfn-inference logs``, and each line published to its
+    execution environment's log stream (CloudWatch Logs, in the server process)."""
+
+    def __init__(self, path: Path, publish: Publisher | None) -> None:
+        self.path = path
+        self._file: TextIO = path.open("a", buffering=1)
+        self._publish = publish
+        self._lock = threading.Lock()
+
+    def write(self, stream: str, text: str) -> None:
+        now = int(time.time() * 1000)
+        with self._lock:
+            self._file.write(text)
+        if self._publish is not None:
+            try:
+                self._publish(stream, [(now, line) for line in text.splitlines() if line])
+            except Exception:  # a log sink never fails an invocation
+                logging.getLogger(__name__).exception("publishing logs of %s failed", stream)
+
+
+class Worker:
+    """One execution environment: an awslambdaric process and its Runtime API."""
+
+    def __init__(self, spec: FunctionSpec, code_dir: Path, ctx: LocalCloudContext, log: FunctionLog) -> None:
+        self.spec = spec
+        self.log = log
+        # Lambda names a log stream after the date, the version and the execution environment.
+        self.stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
+        self._pending: queue.Queue[_Invocation] = queue.Queue()
+        self._current: _Invocation | None = None
+        self._init_error: dict[str, Any] | None = None
+        self.invocations = 0
+        self.api = _RuntimeAPI(self)
+        threading.Thread(target=self.api.serve_forever, name=f"runtime-api-{spec.name}", daemon=True).start()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            **ctx.aws_env(),
+            **spec.environment,
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout_s)),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent),
+            "_HANDLER": spec.handler,
+            "PYTHONPATH": str(code_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.process = subprocess.Popen(  # the handler's own process, as in Lambda
+            [sys.executable, "-m", "awslambdaric", spec.handler],
+            cwd=code_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        threading.Thread(target=self._pump_output, name=f"logs-{spec.name}", daemon=True).start()
+
+    def _pump_output(self) -> None:
+        """The handler's stdout and stderr, line by line, as Lambda's runtime captures them."""
+        assert self.process.stdout is not None
+        for raw in iter(self.process.stdout.readline, b""):
+            self.log.write(self.stream, raw.decode(errors="replace"))
+
+    # Runtime API side ---------------------------------------------------------
+    def next_invocation(self) -> _Invocation:
+        inv = self._pending.get()
+        self._current = inv
+        return inv
+
+    def finish(self, request_id: str, response: bytes | None, error: dict[str, Any] | None) -> None:
+        inv = self._current
+        if inv is None or inv.request_id != request_id:
+            return
+        inv.response = response or b""
+        inv.error = error
+        self._current = None
+        inv.done.set()
+
+    def init_failed(self, error: dict[str, Any]) -> None:
+        self._init_error = error
+
+    # Invoker side -------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def invoke(self, payload: bytes) -> InvocationResult:
+        started = time.monotonic()
+        inv = _Invocation(payload, time.time() + self.spec.timeout_s)
+        cold = self.invocations == 0
+        self.invocations += 1
+        self.log.write(self.stream, f"START RequestId: {inv.request_id} Version: $LATEST\n")
+        self._pending.put(inv)  # the pool lends a worker to one invocation at a time
+        while not inv.done.wait(0.02):
+            if not self.alive:
+                return self._report(inv, started, cold, self._crash_error(inv))
+            if time.time() > inv.deadline:
+                self.kill()
+                error = {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": (
+                        f"RequestId: {inv.request_id} Error: Task timed out after {self.spec.timeout_s:.2f} seconds"
+                    ),
+                }
+                return self._report(inv, started, cold, error)
+        if inv.error is None and self.peak_rss_mb() > self.spec.memory_mb:
+            self.kill()
+            error = {
+                "errorType": "Runtime.OutOfMemory",
+                "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: signal: killed",
+            }
+            return self._report(inv, started, cold, error)
+        return self._report(inv, started, cold, inv.error)
+
+    def _crash_error(self, inv: _Invocation) -> dict[str, Any]:
+        if self._init_error is not None:
+            return self._init_error
+        return {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": (
+                f"RequestId: {inv.request_id} Error: Runtime exited with error: exit status {self.process.returncode}"
+            ),
+        }
+
+    def _report(self, inv: _Invocation, started: float, cold: bool, error: dict[str, Any] | None) -> InvocationResult:
+        duration = (time.monotonic() - started) * 1000
+        self.log.write(
+            self.stream,
+            f"END RequestId: {inv.request_id}\nREPORT RequestId: {inv.request_id}\tDuration: {duration:.2f} ms\t"
+            f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {self.peak_rss_mb()} MB"
+            + ("\tInit: cold start" if cold else "")
+            + "\n",
+        )
+        if error is not None:
+            return InvocationResult(json.dumps(error).encode(), str(error["errorType"]), cold, duration)
+        return InvocationResult(inv.response, None, cold, duration)
+
+    def peak_rss_mb(self) -> int:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+        return 0
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.api.shutdown()
+        self.api.server_close()
+
+
+class FunctionPool:
+    """The execution environments of one function version."""
+
+    def __init__(self, spec: FunctionSpec, ctx: LocalCloudContext, publish: Publisher | None = None) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.code_dir = _extract(spec, ctx.state_dir / "functions")
+        ctx.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.log = FunctionLog(ctx.logs_dir / f"{spec.name}.log", publish)
+        self._idle: list[Worker] = []
+        self._all: list[Worker] = []
+        self._cond = threading.Condition()
+        self.cold_starts = 0
+
+    def _acquire(self) -> Worker:
+        with self._cond:
+            while True:
+                self._all = [w for w in self._all if w.alive or w in self._idle]
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive:
+                        return worker
+                    self._all.remove(worker)
+                if len(self._all) < self.ctx.max_workers_per_function:
+                    worker = Worker(self.spec, self.code_dir, self.ctx, self.log)
+                    self._all.append(worker)
+                    self.cold_starts += 1
+                    return worker
+                self._cond.wait()
+
+    def _release(self, worker: Worker) -> None:
+        with self._cond:
+            if worker.alive:
+                self._idle.append(worker)
+            elif worker in self._all:
+                self._all.remove(worker)
+            self._cond.notify()
+
+    def invoke(self, payload: bytes) -> InvocationResult:
+        worker = self._acquire()
+        try:
+            return worker.invoke(payload)
+        finally:
+            self._release(worker)
+
+    def shutdown(self) -> None:
+        with self._cond:
+            for worker in self._all:
+                worker.kill()
+            self._all.clear()
+            self._idle.clear()
+
+
+def _extract(spec: FunctionSpec, root: Path) -> Path:
+    """Unzip the deployed code once per version, as Lambda does into /var/task."""
+    target = root / spec.name / spec.code_sha256[:16]
+    if not (target / ".extracted").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(io.BytesIO(spec.code_zip)) as archive:
+            archive.extractall(target)
+        (target / ".extracted").touch()
+    return target
+
+
+class LambdaService:
+    """All function pools of the local cloud, keyed by function name and code version."""
+
+    def __init__(self, ctx: LocalCloudContext, publish: Callable[[str], Publisher] | None = None) -> None:
+        self.ctx = ctx
+        self._publish = publish  # function name -> where its log lines go besides the file
+        self._pools: dict[str, FunctionPool] = {}
+        self._lock = threading.Lock()
+
+    def pool(self, spec: FunctionSpec) -> FunctionPool:
+        with self._lock:
+            pool = self._pools.get(spec.name)
+            if pool is None or pool.spec != spec:
+                if pool is not None:
+                    pool.shutdown()  # new code or configuration: fresh environments
+                publish = self._publish(spec.name) if self._publish else None
+                pool = self._pools[spec.name] = FunctionPool(spec, self.ctx, publish)
+            return pool
+
+    def invoke(self, spec: FunctionSpec, payload: bytes) -> InvocationResult:
+        return self.pool(spec).invoke(payload)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {name: {"cold_starts": p.cold_starts} for name, p in self._pools.items()}
+
+    def shutdown(self) -> None:
+        with self._lock:
+            for pool in self._pools.values():
+                pool.shutdown()
+            self._pools.clear()

@@ -1,0 +1,109 @@
+"""The local cloud's server process: moto's server with real ASL execution and our plugins.
+
+``python -m sfn_workbench.localcloud.server --port P --state-dir D`` is started
+by ``sfn-inference up``; it binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any
+
+import typer
+
+from sfn_workbench.localcloud.context import LocalCloudContext
+
+
+def configure_moto(port: int) -> None:
+    # The ASL interpreter calls Lambda through boto3 at localhost:$MOTO_PORT: set it
+    # before moto reads it (ThreadedMotoServer would not).
+    os.environ["MOTO_PORT"] = str(port)
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # SAM attaches AWS managed policies by ARN
+    from moto.core.config import default_user_config  # noqa: PLC0415
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+
+#: What stops the processes the plugins started (Lambda workers, endpoint servers).
+CLEANUPS: list[Callable[[], None]] = []
+
+
+#: Every plugin, in install order (speedups first: the distributed-map plugin wraps the cached parser).
+#: Each declares its moto patch targets in ``PATCH_TARGETS``.
+PLUGINS = (
+    "speedups_plugin",
+    "lambda_plugin",
+    "eventbridge_plugin",
+    "s3_plugin",
+    "distributed_map_plugin",
+    "sagemaker",
+)
+
+
+def plugin_modules() -> list[ModuleType]:
+    return [importlib.import_module(f"sfn_workbench.localcloud.{name}") for name in PLUGINS]
+
+
+def install_plugins(ctx: LocalCloudContext) -> list[str]:
+    """Install every plugin; a moto upgrade that breaks one fails here, loudly."""
+    from sfn_workbench.localcloud import lambda_plugin, patches, sagemaker  # noqa: PLC0415
+
+    for module in plugin_modules():
+        installed = module.install(ctx)
+        if module is lambda_plugin:
+            CLEANUPS.extend([installed.shutdown, sagemaker.stop_all_endpoints])
+    for cleanup in CLEANUPS:
+        atexit.register(cleanup)
+    return patches.applied()
+
+
+def main(
+    port: Annotated[int, typer.Option()],
+    state_dir: Annotated[Path, typer.Option()],
+    max_workers: Annotated[int, typer.Option(help="execution environments per function")] = 4,
+) -> None:
+    """Serve the local cloud on 127.0.0.1:PORT until SIGTERM."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        handlers=[logging.FileHandler(state_dir / "server.log")],
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    configure_moto(port)
+    ctx = LocalCloudContext(
+        endpoint_url=f"http://127.0.0.1:{port}",
+        state_dir=state_dir,
+        max_workers_per_function=max_workers,
+    )
+    applied = install_plugins(ctx)
+    logging.getLogger(__name__).info("patches: %s", ", ".join(applied))
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+    def stop(*_: Any) -> None:
+        # Stop the Lambda workers and endpoint servers (atexit), then leave without joining
+        # threads: moto runs each ASL execution on a non-daemon thread, and one blocked on a
+        # Lambda call must not keep a stopped cloud alive.
+        for cleanup in CLEANUPS:
+            cleanup()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.start()
+    (state_dir / "ready").write_text(ctx.endpoint_url)
+    signal.pause()
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,54 @@
+"""Ports and child processes: the one free-port finder and the one way to stop a process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped) is not alive.
+    status = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return not status.read_text().split(") ", 1)[-1].startswith("Z")
+    return False
+
+
+def stop_process(process: subprocess.Popen[bytes] | int, grace_s: float, *, group: bool = False) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``, as Lambda stops a runtime; reaps a Popen."""
+    pid = process if isinstance(process, int) else process.pid
+    send = os.killpg if group else os.kill
+    with contextlib.suppress(ProcessLookupError):
+        send(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if isinstance(process, subprocess.Popen):
+            if process.poll() is not None:
+                return
+        elif not alive(pid):
+            return
+        time.sleep(0.01)
+    with contextlib.suppress(ProcessLookupError):
+        send(pid, signal.SIGKILL)
+    if isinstance(process, subprocess.Popen):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
