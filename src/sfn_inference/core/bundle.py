@@ -1,11 +1,15 @@
-"""A model bundle: the .tflite file, its labels, and metadata that says how to feed it.
+"""A model bundle: the model file, its labels, and metadata that says how to feed it.
 
 Layout of ``models/<name>/``::
 
-    model.tflite        the LiteRT flatbuffer
-    labels.txt          one label per line, in output order
-    metadata.json       input shape, dtype, preprocessing, data set, held-out accuracy
-    reference/          a fixed set of PNGs, with the training run's predictions for them
+    model.tflite | model.onnx   the model (``model_file``), run by ``runtime``
+    labels.txt                  one label per line, in output order
+    metadata.json               kind, runtime, input schema, data set, held-out accuracy
+    reference/                  fixed inputs with the training run's predictions for them
+
+The ``kind`` says which decoder turns a request into the model's tensor: ``image``
+(bytes, through :mod:`sfn_inference.core.imaging` and ``preprocessing``), ``series``
+(N series of ``series_length`` floats) or ``tabular`` (one record of ``feature_names``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -49,31 +53,44 @@ class Dataset(BaseModel):
     label_distribution: dict[str, float] = Field(default_factory=dict)
 
 
+Kind = Literal["image", "series", "tabular"]
+Runtime = Literal["litert", "onnxruntime"]
+
+
 class BundleMetadata(BaseModel):
     name: str
+    kind: Kind = "image"
+    runtime: Runtime = "litert"
+    model_file: str = Field(default="model.tflite", pattern=r"^[A-Za-z0-9_.-]+$")
     framework: str
-    input_shape: list[int] = Field(min_length=4, max_length=4)
+    #: Batch dimension first; it is resized at run time.
+    input_shape: list[int] = Field(min_length=2, max_length=4)
     input_dtype: Literal["float32"] = "float32"
     output: Literal["probabilities"] = "probabilities"
-    preprocessing: Preprocessing
+    preprocessing: Preprocessing | None = None
+    series_length: int | None = Field(default=None, gt=0)
+    feature_names: list[str] | None = Field(default=None, min_length=1)
     dataset: Dataset
     test_accuracy: float = Field(ge=0.0, le=1.0)
 
     @model_validator(mode="after")
-    def _shape_matches_preprocessing(self) -> BundleMetadata:
-        _, h, w, c = self.input_shape
-        p = self.preprocessing
-        if (h, w, c) != (p.height, p.width, p.channels):
-            raise ValueError(f"input_shape {self.input_shape} disagrees with preprocessing {p}")
+    def _schema_matches_kind(self) -> Self:
+        shape = self.input_shape
+        if self.kind == "image":
+            p = self.preprocessing
+            if p is None or len(shape) != 4 or tuple(shape[1:]) != (p.height, p.width, p.channels):
+                raise ValueError(f"an image model needs preprocessing that matches input_shape {shape}")
+        elif self.kind == "series":
+            if self.series_length is None or shape[1] != self.series_length:
+                raise ValueError(f"a series model needs series_length equal to input_shape[1] ({shape})")
+        elif self.feature_names is None or shape != [shape[0], len(self.feature_names)]:
+            raise ValueError(f"a tabular model needs one feature name per input column ({shape})")
         return self
 
 
 class ModelBundle:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.model_path = path / "model.tflite"
-        if not self.model_path.is_file():
-            raise ModelBundleError(f"{self.model_path} is missing")
         try:
             self.metadata = BundleMetadata.model_validate_json((path / "metadata.json").read_text())
             self.labels = [line.strip() for line in (path / "labels.txt").read_text().splitlines() if line.strip()]
@@ -81,11 +98,16 @@ class ModelBundle:
             raise ModelBundleError(f"bundle {path} is missing {Path(exc.filename).name}") from None
         except ValidationError as exc:
             raise ModelBundleError(f"{path}/metadata.json: {summarise_validation(exc)}") from None
+        self.model_path = path / self.metadata.model_file
+        if not self.model_path.is_file():
+            raise ModelBundleError(f"{self.model_path} is missing")
         if not self.labels:
             raise ModelBundleError(f"{path}/labels.txt has no labels")
 
     @property
     def preprocessing(self) -> Preprocessing:
+        if self.metadata.preprocessing is None:
+            raise ModelBundleError(f"{self.path} is a {self.metadata.kind} model: it has no image preprocessing")
         return self.metadata.preprocessing
 
     @cached_property
