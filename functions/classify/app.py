@@ -15,11 +15,8 @@ deps = classify.build()  # once per execution environment: the model loads durin
 
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    try:
-        if is_batch(event):
-            return {**event, "items": classify_batch(parse_model(BatchEvent, event), deps.store, deps.predictor)}
-        result = classify_one(parse_model(ImagePayload, event), deps.store, deps.predictor)
-    finally:
-        deps.after_invocation()
+    if is_batch(event):
+        return {**event, "items": classify_batch(parse_model(BatchEvent, event), deps.store, deps.predictor)}
+    result = classify_one(parse_model(ImagePayload, event), deps.store, deps.predictor)
     logger.info("classified", extra={"label": result.label, "confidence": result.confidence})
     return {**event, **result.model_dump(include={"inferences", "label", "confidence"})}

@@ -51,9 +51,6 @@ def main(result_path: str) -> None:
             results.append(app.lambda_handler(event, Context()))
         except Exception as exc:
             results.append({"errorType": type(exc).__name__, "errorMessage": str(exc)})
-    flush = getattr(getattr(app, "deps", None), "capture", None)
-    if flush is not None:
-        flush.flush()
     origins = {name: getattr(sys.modules.get(name), "__file__", None) for name in ORIGINS}
     with open(result_path, "w") as f:
         json.dump({"results": results, "origins": origins, "python": list(sys.version_info[:2])}, f)

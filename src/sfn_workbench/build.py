@@ -33,6 +33,7 @@ from typing import Annotated, Any
 import typer
 
 import sfn_inference
+from sfn_inference.datacapture.logstream import CAPTURE_KEY
 from sfn_workbench import artifact_check
 from sfn_workbench.paths import project_root
 
@@ -285,6 +286,7 @@ def invoke_artifact(
         if completed.returncode != 0 or not result_path.exists():
             raise PackagingError(f"{artifact.name}: the handler could not run:\n{completed.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(result_path.read_text())
+    result["stdout"] = completed.stdout
     return result
 
 
@@ -324,20 +326,18 @@ def check_artifacts(artifacts: dict[str, Path], python: str) -> list[str]:
         raise PackagingError(f"serialize did not inline the image: {str(payload)[:300]}")
     lines.append(f"serialize  inlined {len(image)} bytes from an EventBridge event")
 
-    with tempfile.TemporaryDirectory() as captures:
-        env = {
-            "BACKEND": "litert",
-            "MODEL_DIR": "models/digits",
-            "LITERT_NUM_THREADS": "1",
-            # The capture writer's local-directory form of DestinationS3Uri.
-            "CAPTURE_DESTINATION_S3_URI": Path(captures).as_uri(),
-            "CAPTURE_ENDPOINT_NAME": "check-litert",
-        }
-        run = invoke_artifact(artifacts["classify"], [payload], python=python, env=env)
-        records = [line for f in Path(captures).rglob("*.jsonl") for line in f.read_text().splitlines() if line]
+    env = {
+        "BACKEND": "litert",
+        "MODEL_DIR": "models/digits",
+        "LITERT_NUM_THREADS": "1",
+        "CAPTURE_DESTINATION_S3_URI": "s3://sfn-inference-check/captures",
+        "CAPTURE_ENDPOINT_NAME": "check-litert",
+    }
+    run = invoke_artifact(artifacts["classify"], [payload], python=python, env=env)
+    records = [line for line in run["stdout"].splitlines() if line.startswith(f'{{"{CAPTURE_KEY}"')]
     [classified] = _results(run, "classify", artifacts["classify"])
     if len(records) != 1:
-        raise PackagingError(f"classify wrote {len(records)} capture records, expected 1")
+        raise PackagingError(f"classify logged {len(records)} capture records, expected 1")
     expected = json.loads((root / "models" / "digits" / "reference" / "predictions.json").read_text())
     reference = expected[CHECK_IMAGE.name][int(CHECK_LABEL)]
     if classified.get("label") != CHECK_LABEL or abs(classified.get("confidence", -1) - reference) > 1e-3:
@@ -346,7 +346,7 @@ def check_artifacts(artifacts: dict[str, Path], python: str) -> list[str]:
             f"{classified.get('confidence')} (expected {CHECK_LABEL!r}, {reference})"
         )
     lines.append(
-        f"classify   {CHECK_IMAGE.name} -> {classified['label']} ({classified['confidence']:.4f}), 1 capture record"
+        f"classify   {CHECK_IMAGE.name} -> {classified['label']} ({classified['confidence']:.4f}), 1 capture log line"
     )
 
     low = json.loads((root / "events" / "classified_low_confidence.json").read_text())

@@ -220,9 +220,13 @@ def test_successful_requests_are_captured_with_the_callers_inference_id(server: 
     assert json.loads(sides["endpointOutput"]["data"]) == body
 
 
-def test_both_backends_capture_loader_identical_rows(server: Server, tmp_path: Path, monkeypatch, context) -> None:
+def test_both_backends_capture_loader_identical_rows(
+    server: Server, tmp_path: Path, monkeypatch, context, capsys
+) -> None:
     """The endpoint's capture and the in-Lambda LiteRT capture read back as the same row."""
     from sfn_inference.core.messages import encode_inline
+    from sfn_inference.datacapture.compaction import LogEvent, compact
+    from sfn_inference.datacapture.writer import sink_for
     from sfn_workbench.capture_reader import load_captures
     from support import load_handler
 
@@ -235,7 +239,10 @@ def test_both_backends_capture_loader_identical_rows(server: Server, tmp_path: P
     classify = load_handler("classify")
     event = {"s3_bucket": "b", "s3_key": "k.png", "content_type": "image/png", "image_data": encode_inline(image)}
     classify.lambda_handler(event, context)
-    classify.deps.capture.flush()
+    # In Lambda the record goes to the log; the compactor writes it as a capture file.
+    lines = [LogEvent(str(i), line) for i, line in enumerate(capsys.readouterr().out.splitlines())]
+    for file in compact(lines).files:
+        sink_for(file.destination).write(file.path, file.body)
 
     labels = ModelBundle(BUNDLE_DIR).labels
     deadline = time.monotonic() + 10

@@ -470,7 +470,11 @@ class CaptureWriter:
             inference_time=now,
             inference_id=inference_id,
         )
-        line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+        self._store(json.dumps(record, separators=(",", ":")).encode() + b"\n", now)
+        return True
+
+    def _store(self, line: bytes, now: datetime) -> None:
+        """Buffer one encoded record; write the files that are due."""
         due: list[_Buffer] = []
         with self._lock:
             buffer = self._buffer
@@ -492,7 +496,6 @@ class CaptureWriter:
             self._buffer = buffer
         for full in due:
             self._write(full)
-        return True
 
     def flush(self) -> None:
         """Write whatever is buffered, now. Never raises."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -14,7 +13,8 @@ from sfn_inference.core.errors import SfnInferenceError
 from sfn_inference.core.messages import EncodedImage
 from sfn_inference.core.ports import ItemResult, ObjectStore, Predictor
 from sfn_inference.core.settings import ClassifyConfig
-from sfn_inference.datacapture.writer import CaptureConfig, CaptureWriter, open_capture_writer
+from sfn_inference.datacapture.logstream import LogStreamWriter
+from sfn_inference.datacapture.writer import CaptureConfig, CaptureWriter, sink_for
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,6 @@ class Classify:
     store: ObjectStore
     predictor: Predictor
     capture: CaptureWriter | None
-
-    def after_invocation(self) -> None:
-        """Write the buffered capture file once its window has closed (CAPTURE_MAX_AGE_SECONDS)."""
-        if self.capture is not None:
-            self.capture.flush_if_due()
 
 
 def build(
@@ -63,16 +58,18 @@ def build_predictor(settings: ClassifyConfig) -> Predictor:
 def build_capture_writer(
     settings: ClassifyConfig, store: ObjectStore, env: Mapping[str, str] | None = None
 ) -> CaptureWriter | None:
-    """A writer when ``CAPTURE_*`` is set and the model runs here; a SageMaker endpoint captures itself."""
+    """A writer when ``CAPTURE_*`` is set and the model runs here; a SageMaker endpoint captures itself.
+
+    Records go to the log stream as the inference happens (see datacapture.logstream): nothing
+    is buffered in the environment, so nothing is lost when Lambda freezes or retires it.
+    """
     capture = CaptureConfig.from_env(env)
     if capture is None:
         return None
     if settings.backend != "litert":
         log.warning("CAPTURE_* is ignored with BACKEND=%s: configure capture on the endpoint", settings.backend)
         return None
-    writer = open_capture_writer(capture, store=store)
-    atexit.register(writer.flush)
-    return writer
+    return LogStreamWriter(capture, sink_for(capture.data_capture.destination_s3_uri, store))
 
 
 class CapturingPredictor:

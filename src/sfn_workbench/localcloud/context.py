@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ACCOUNT_ID = "123456789012"
+LOG_GROUPS_FILE = "log-groups.json"
 REGION = "us-east-1"
 
 
@@ -21,6 +23,20 @@ class LocalCloudContext:
     @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    def log_groups(self) -> dict[str, str]:
+        """Each function's ``LoggingConfig.LogGroup``: moto accepts the setting but does not keep it,
+        so the deployer records it here and the Lambda plugin reads it."""
+        path = self.state_dir / LOG_GROUPS_FILE
+        groups: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        return groups
+
+    def record_log_group(self, function_name: str, log_group: str) -> None:
+        path = self.state_dir / LOG_GROUPS_FILE
+        groups = {**self.log_groups(), function_name: log_group}
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(groups, indent=2))
+        partial.replace(path)
 
     def session(self) -> Any:
         """A boto3 session with moto's dummy credentials (point clients at ``endpoint_url``)."""

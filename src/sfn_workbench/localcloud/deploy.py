@@ -64,6 +64,7 @@ class Deployer:
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Events::Rule": self._rule,
             "AWS::Logs::LogGroup": self._log_group,
+            "AWS::Logs::SubscriptionFilter": self._subscription_filter,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
@@ -78,6 +79,10 @@ class Deployer:
         return self.ctx.client(service)
 
     # --------------------------------------------------------------- the stack
+    def resource_types(self) -> list[str]:
+        """Every CloudFormation resource type this deployer creates."""
+        return sorted(self._handlers)
+
     def deploy(self, stack_name: str, overrides: dict[str, str] | None = None, template: Path | None = None) -> Stack:
         template = template or project_root() / "infra" / "template.yaml"
         from sfn_workbench.template import load_template, translate  # noqa: PLC0415
@@ -222,7 +227,11 @@ class Deployer:
             Architectures=props.get("Architectures", ["x86_64"]),
             TracingConfig=props.get("TracingConfig", {"Mode": "PassThrough"}),
             Tags={t["Key"]: t["Value"] for t in props.get("Tags", [])},
+            **({"LoggingConfig": props["LoggingConfig"]} if "LoggingConfig" in props else {}),
         )
+        log_group = props.get("LoggingConfig", {}).get("LogGroup")
+        if log_group:
+            self.ctx.record_log_group(name, log_group)
         return Deployed(logical_id, "AWS::Lambda::Function", name, {"Arn": fn["FunctionArn"]})
 
     def _permission(self, stack: Stack, logical_id: str, props: dict[str, Any]) -> Deployed:
@@ -280,6 +289,16 @@ class Deployer:
         self.client("logs").create_log_group(logGroupName=name)
         arn = f"arn:aws:logs:{self.ctx.region}:{self.ctx.account_id}:log-group:{name}:*"
         return Deployed(logical_id, "AWS::Logs::LogGroup", name, {"Arn": arn})
+
+    def _subscription_filter(self, stack: Stack, logical_id: str, props: dict[str, Any]) -> Deployed:
+        name = props.get("FilterName") or self._name(stack, logical_id)
+        self.client("logs").put_subscription_filter(
+            logGroupName=props["LogGroupName"],
+            filterName=name,
+            filterPattern=props["FilterPattern"],
+            destinationArn=props["DestinationArn"],
+        )
+        return Deployed(logical_id, "AWS::Logs::SubscriptionFilter", name)
 
     # ------------------------------------------------- alarms and notifications
     def _alarm(self, stack: Stack, logical_id: str, props: dict[str, Any]) -> Deployed:

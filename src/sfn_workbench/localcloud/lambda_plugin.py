@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from moto.awslambda.exceptions import LambdaClientError
@@ -24,6 +25,7 @@ from sfn_workbench.localcloud.lambda_runtime import FunctionSpec, LambdaService,
 PATCH_TARGETS: tuple[patches.Target, ...] = ((LambdaFunction, "invoke"),)
 FAULT_STATUS = {"ServiceException": 500, "TooManyRequestsException": 429, "AWSLambdaException": 500}
 _faults_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 class LambdaServiceFault(LambdaClientError):
@@ -34,7 +36,7 @@ class LambdaServiceFault(LambdaClientError):
         self.code = FAULT_STATUS.get(error, 500)
 
 
-def spec_of(fn: LambdaFunction) -> FunctionSpec:
+def spec_of(fn: LambdaFunction, ctx: LocalCloudContext) -> FunctionSpec:
     return FunctionSpec(
         name=fn.function_name,
         arn=fn.function_arn,
@@ -44,6 +46,7 @@ def spec_of(fn: LambdaFunction) -> FunctionSpec:
         environment=dict(fn.environment_vars or {}),
         memory_mb=int(fn.memory_size),
         timeout_s=float(fn.timeout),
+        log_group=ctx.log_groups().get(fn.function_name, ""),
     )
 
 
@@ -62,36 +65,86 @@ def take_fault(ctx: LocalCloudContext, function_name: str) -> str | None:
         return error
 
 
-def cloudwatch_publisher(ctx: LocalCloudContext) -> Callable[[str], Publisher]:
-    """Log lines into moto's CloudWatch Logs, under ``/aws/lambda/<function>``, one stream per environment."""
+class LogPublisher:
+    """Lambda's log lines into moto's CloudWatch Logs, a stream per execution environment.
 
-    def for_function(function_name: str) -> Publisher:
-        group = f"/aws/lambda/{function_name}"
-        lock = threading.Lock()
+    Lines are batched and put once a second, as Lambda's log agent does: a put triggers
+    the log group's subscription filters (moto invokes a subscribed function at once),
+    so one put per line would be one invocation per line. :meth:`close` puts the rest.
+    """
 
+    def __init__(self, ctx: LocalCloudContext, interval_s: float = 1.0) -> None:
+        self.ctx = ctx
+        self._pending: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        self._lock = threading.Lock()
+        self._put_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval_s,), name="log-publisher", daemon=True)
+        self._thread.start()
+
+    def for_group(self, group: str) -> Publisher:
         def publish(stream: str, lines: list[tuple[int, str]]) -> None:
-            backend = logs_backends[ctx.account_id][ctx.region]
-            with lock:
-                if group not in backend.groups:
-                    backend.create_log_group(group, {})
-                if stream not in backend.groups[group].streams:
-                    backend.create_log_stream(group, stream)
-                backend.put_log_events(group, stream, [{"timestamp": ms, "message": line} for ms, line in lines])
+            with self._lock:
+                self._pending.setdefault((group, stream), []).extend(lines)
 
         return publish
 
-    return for_function
+    def _run(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        with self._put_lock:
+            backend = logs_backends[self.ctx.account_id][self.ctx.region]
+            for (group, stream), lines in pending.items():
+                try:
+                    if group not in backend.groups:
+                        backend.create_log_group(group, {})
+                    if stream not in backend.groups[group].streams:
+                        backend.create_log_stream(group, stream)
+                    events = [{"timestamp": ms, "message": line} for ms, line in lines]
+                    backend.put_log_events(group, stream, events)
+                except Exception:  # a log sink never fails an invocation; the file log has every line
+                    log.exception("publishing %d lines to %s failed", len(lines), group)
+
+    def subscribed_functions(self) -> set[str]:
+        """Functions that log subscriptions deliver to: they must outlive the last flush."""
+        backend = logs_backends[self.ctx.account_id][self.ctx.region]
+        arns = {f.destination_arn for g in backend.groups.values() for f in g.subscription_filters.values()}
+        return {arn.split(":")[6] for arn in arns if arn.split(":")[2] == "lambda"}
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.flush()
 
 
-def install(ctx: LocalCloudContext) -> LambdaService:
-    service = LambdaService(ctx, cloudwatch_publisher(ctx))
+@dataclass
+class LocalLambda:
+    service: LambdaService
+    publisher: LogPublisher
+
+    def shutdown(self) -> None:
+        """Stop the environments so that every line they logged is delivered: the functions that
+        log subscriptions deliver to (the capture compactor) stop last, after the final put."""
+        keep = self.publisher.subscribed_functions()
+        self.service.shutdown(keep=keep)
+        self.publisher.close()
+        self.service.shutdown()
+
+
+def install(ctx: LocalCloudContext) -> LocalLambda:
+    publisher = LogPublisher(ctx)
+    service = LambdaService(ctx, publisher.for_group)
 
     def invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
         fault = take_fault(ctx, self.function_name)
         if fault is not None:
             raise LambdaServiceFault(fault)
         payload = body.encode() if isinstance(body, str) else (body or b"{}")
-        spec = spec_of(self)
+        spec = spec_of(self, ctx)
         result = service.invoke(spec, payload)
         if result.error_type is not None:
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -102,4 +155,4 @@ def install(ctx: LocalCloudContext) -> LambdaService:
         return result.payload
 
     patches.replace(LambdaFunction, "invoke", invoke)
-    return service
+    return LocalLambda(service, publisher)

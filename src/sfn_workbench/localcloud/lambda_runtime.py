@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -45,6 +45,12 @@ class FunctionSpec:
     environment: dict[str, str]
     memory_mb: int
     timeout_s: float
+    #: The function's LoggingConfig.LogGroup, else Lambda's default group.
+    log_group: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.log_group:
+            object.__setattr__(self, "log_group", f"/aws/lambda/{self.name}")
 
 
 @dataclass
@@ -53,6 +59,10 @@ class InvocationResult:
     error_type: str | None = None  # set when the function failed (FunctionError: Unhandled)
     cold_start: bool = False
     duration_ms: float = 0.0
+
+
+#: Lambda's limit on an on-demand INIT (importing the handler module), before the function's own timeout.
+INIT_TIMEOUT_S = 10.0
 
 
 class _Invocation:
@@ -191,7 +201,7 @@ class Worker:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout_s)),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "LAMBDA_TASK_ROOT": str(code_dir),
@@ -208,7 +218,8 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        threading.Thread(target=self._pump_output, name=f"logs-{spec.name}", daemon=True).start()
+        self._pump = threading.Thread(target=self._pump_output, name=f"logs-{spec.name}", daemon=True)
+        self._pump.start()
 
     def _pump_output(self) -> None:
         """The handler's stdout and stderr, line by line, as Lambda's runtime captures them."""
@@ -219,6 +230,8 @@ class Worker:
     # Runtime API side ---------------------------------------------------------
     def next_invocation(self) -> _Invocation:
         inv = self._pending.get()
+        # The function's timeout runs from when the runtime takes the event: INIT has its own limit.
+        inv.deadline = time.time() + self.spec.timeout_s
         self._current = inv
         return inv
 
@@ -241,7 +254,7 @@ class Worker:
 
     def invoke(self, payload: bytes) -> InvocationResult:
         started = time.monotonic()
-        inv = _Invocation(payload, time.time() + self.spec.timeout_s)
+        inv = _Invocation(payload, time.time() + INIT_TIMEOUT_S + self.spec.timeout_s)
         cold = self.invocations == 0
         self.invocations += 1
         self.log.write(self.stream, f"START RequestId: {inv.request_id} Version: $LATEST\n")
@@ -301,6 +314,7 @@ class Worker:
         if self.alive:
             self.process.kill()
             self.process.wait(timeout=5)
+        self._pump.join(timeout=2)  # every line the process wrote reaches the log before it is gone
         self.api.shutdown()
         self.api.server_close()
 
@@ -384,7 +398,7 @@ class LambdaService:
             if pool is None or pool.spec != spec:
                 if pool is not None:
                     pool.shutdown()  # new code or configuration: fresh environments
-                publish = self._publish(spec.name) if self._publish else None
+                publish = self._publish(spec.log_group) if self._publish else None
                 pool = self._pools[spec.name] = FunctionPool(spec, self.ctx, publish)
             return pool
 
@@ -394,8 +408,8 @@ class LambdaService:
     def stats(self) -> dict[str, dict[str, int]]:
         return {name: {"cold_starts": p.cold_starts} for name, p in self._pools.items()}
 
-    def shutdown(self) -> None:
+    def shutdown(self, keep: Collection[str] = ()) -> None:
+        """Stop every function's environments, except those of the functions named in ``keep``."""
         with self._lock:
-            for pool in self._pools.values():
-                pool.shutdown()
-            self._pools.clear()
+            for name in [n for n in self._pools if n not in keep]:
+                self._pools.pop(name).shutdown()

@@ -19,7 +19,6 @@ import pytest
 
 from sfn_inference.adapters.memory import InMemoryObjectStore
 from sfn_inference.core.errors import ConfigError
-from sfn_inference.core.messages import encode_inline
 from sfn_inference.datacapture.writer import (
     CaptureConfig,
     CaptureWriter,
@@ -29,7 +28,7 @@ from sfn_inference.datacapture.writer import (
     open_capture_writer,
 )
 from sfn_inference.roots import classify as classify_root
-from support import BUNDLE_DIR, ROOT, FakeLambdaContext, load_event, load_handler
+from support import BUNDLE_DIR, ROOT, load_event
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 INFERENCE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -467,88 +466,6 @@ def test_a_bad_variable_is_a_config_error_naming_it(variable: str, value: str) -
 def test_document_shape_is_validated_strictly() -> None:
     with pytest.raises(ValueError, match="extra"):
         DataCaptureConfig.model_validate({**data_capture(), "Unknown": 1})
-
-
-# --- the classify handler --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def capturing_classify(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MODEL_DIR", str(BUNDLE_DIR))
-    monkeypatch.setenv("CAPTURE_DESTINATION_S3_URI", "s3://capture-bucket/datacapture")
-    monkeypatch.setenv("CAPTURE_MAX_AGE_SECONDS", "0.000001")  # every window closes at once: a file per invocation
-    return load_handler("classify", store=InMemoryObjectStore())
-
-
-def test_the_handler_buffers_captures_into_files_not_one_put_per_inference(
-    capturing_classify, reference_pngs, context, monkeypatch
-) -> None:
-    monkeypatch.setenv("CAPTURE_MAX_AGE_SECONDS", "3600")
-    capturing_classify.deps = classify_root.build(store=InMemoryObjectStore())
-    store = capturing_classify.deps.store
-    event = {"s3_bucket": "b", "s3_key": "k.png", "content_type": "image/png"}
-    for name in ("3_00023.png", "0_00048.png", "4_00014.png"):
-        capturing_classify.lambda_handler({**event, "image_data": encode_inline(reference_pngs[name])}, context)
-    assert capture_objects(store) == {}, "the window is still open: nothing written yet"
-    capturing_classify.deps.capture.flush()  # what exit (atexit) does when the environment shuts down
-    [body] = capture_objects(store).values()
-    assert len(body.splitlines()) == 3
-
-
-def capture_objects(store: InMemoryObjectStore) -> dict[str, bytes]:
-    return {key: body for (bucket, key), (body, _) in store.objects.items() if bucket == "capture-bucket"}
-
-
-def test_the_handler_writes_one_record_per_image_and_flushes_each_invocation(
-    capturing_classify, reference_pngs, context: FakeLambdaContext
-) -> None:
-    store = capturing_classify.deps.store
-    store.put("images", "incoming/big.png", reference_pngs["9_00009.png"], "image/png")
-    events = [
-        {"s3_bucket": "images", "s3_key": "a.png", "content_type": "image/png", "image_data": encode_inline(data)}
-        for data in (reference_pngs["3_00023.png"], reference_pngs["0_00048.png"])
-    ] + [{"s3_bucket": "images", "s3_key": "incoming/big.png", "content_type": "image/png", "transport": "reference"}]
-    outputs = []
-    for event in events:
-        outputs.append(capturing_classify.lambda_handler(event, context))
-        assert len(capture_objects(store)) == len(outputs), "a closed window is written at the end of the invocation"
-
-    objects = capture_objects(store)
-    assert all(k.startswith("datacapture/litert-in-lambda/AllTraffic/") for k in objects)
-    records = sorted(
-        (json.loads(line) for body in objects.values() for line in body.splitlines()),
-        key=lambda r: r["eventMetadata"]["inferenceTime"],
-    )
-    assert len(records) == 3
-    images = [reference_pngs[n] for n in ("3_00023.png", "0_00048.png", "9_00009.png")]
-    for record, image, output in zip(records, images, outputs, strict=False):
-        check_documented_format(record)
-        sides = record["captureData"]
-        assert sides["endpointInput"]["observedContentType"] == "image/png"
-        assert base64.b64decode(sides["endpointInput"]["data"]) == image
-        assert sides["endpointOutput"] == {
-            "observedContentType": "application/json",
-            "mode": "OUTPUT",
-            "data": json.dumps(output["inferences"]),
-            "encoding": "JSON",
-        }
-    counters = capturing_classify.deps.capture.counters
-    assert counters.written_records == 3 and counters.failed_writes == 0
-
-
-def test_a_failing_capture_store_does_not_fail_the_inference(capturing_classify, reference_pngs, context) -> None:
-    class BrokenPuts(InMemoryObjectStore):
-        def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
-            raise ConnectionError("S3 is down")
-
-    capturing_classify.deps = classify_root.build(store=BrokenPuts())
-    event = {"s3_bucket": "b", "s3_key": "k.png", "content_type": "image/png"}
-    out = capturing_classify.lambda_handler(
-        {**event, "image_data": encode_inline(reference_pngs["4_00014.png"])}, context
-    )
-    assert out["label"] == "4"
-    counters = capturing_classify.deps.capture.counters
-    assert counters.failed_writes == 1 and counters.dropped_records == 1
 
 
 def test_no_capture_in_lambda_for_the_sagemaker_backend(monkeypatch) -> None:

@@ -10,17 +10,16 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
+from sfn_inference.datacapture.logstream import FILTER_PATTERN
+from sfn_workbench.localcloud.context import LocalCloudContext
+from sfn_workbench.localcloud.deploy import Deployer
 from sfn_workbench.template import apply_conditions, conditions, load_template, resolver, translate
 from support import ROOT
 
 TEMPLATE = ROOT / "infra" / "template.yaml"
 #: What the local cloud can deploy (sfn_workbench.localcloud.deploy); AWS deploys anything.
-LOCAL_CLOUD_TYPES = {
-    "AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::IAM::Policy",
-    "AWS::StepFunctions::StateMachine", "AWS::Events::Rule", "AWS::Logs::LogGroup", "AWS::SageMaker::Model",
-    "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint", "AWS::CloudWatch::Alarm", "AWS::SNS::Topic",
-    "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy", "AWS::Lambda::Permission",
-}  # fmt: skip
+#: What the local cloud's deployer can create: asked of the deployer, not listed again here.
+LOCAL_CLOUD_TYPES = set(Deployer(LocalCloudContext("http://127.0.0.1:1", Path("."))).resource_types())
 SAGEMAKER = ("SageMakerModelRole", "SageMakerModel", "SageMakerEndpointConfig", "SageMakerEndpoint")
 #: cfn-lint warnings that point at real mistakes: intrinsic functions and conditions
 #: (W1xxx, e.g. a Ref to a resource that may not exist) and unused parameters.
@@ -243,7 +242,25 @@ def test_uploads_under_the_incoming_prefix_start_the_state_machine_directly(sam:
     assert statements(role) == [
         {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": "PipelineStateMachine"}}
     ]
-    assert not [r for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+    permissions = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert [p["Principal"] for p in permissions] == ["logs.amazonaws.com"], "EventBridge needs no glue permission"
+
+
+def test_in_lambda_captures_reach_s3_through_the_log_and_the_compactor(sam: dict[str, Any]) -> None:
+    litert, sagemaker = deployed(sam), deployed(sam, Backend="sagemaker")
+    [subscription] = [
+        r["Properties"] for r in litert["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"
+    ]
+    assert subscription["LogGroupName"] == {"Ref": "ClassifyLogGroup"}
+    assert subscription["DestinationArn"] == {"Fn::GetAtt": ["CaptureCompactorFunction", "Arn"]}
+    assert subscription["FilterPattern"] == FILTER_PATTERN
+    [permission] = [r["Properties"] for r in litert["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["ClassifyLogGroup", "Arn"]}
+    assert not [r for r in sagemaker["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"]
+    compactor = litert["Resources"]["CaptureCompactorRole"]
+    assert {s["Sid"]: s["Resource"] for s in statements(compactor)}["WriteCaptures"] == {
+        "Fn::Sub": "${ImageBucket.Arn}/captures/*"
+    }
 
 
 # ----------------------------------------------------------------- SageMaker

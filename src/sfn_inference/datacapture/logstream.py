@@ -1,0 +1,75 @@
+"""In-Lambda data capture that survives a frozen and retired environment: each record is a log line.
+
+Lambda ships what a function writes to stdout to CloudWatch Logs whatever becomes of
+the execution environment afterwards, and it runs no exit handler when it retires one.
+So a record written here before the invocation returns is never lost, and the hot
+path pays for one ``json`` encode and one ``write`` per record, not an S3 PUT. A
+subscription filter on the function's log group hands the lines to the
+``capture_compactor`` function, which writes them as SageMaker capture files
+(:mod:`sfn_inference.datacapture.compaction`), typically within seconds.
+
+A record too large for one log event (CloudWatch Logs takes at most 256 KB) is
+written straight to S3 as a capture file of its own instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+
+from sfn_inference.datacapture.writer import CaptureConfig, CaptureSink, CaptureWriter, capture_path
+
+log = logging.getLogger(__name__)
+
+#: The key a capture log line is found by (the subscription filter's pattern matches on it).
+CAPTURE_KEY = "sfn_capture"
+#: CloudWatch Logs' largest event, less its 26 bytes of per-event overhead.
+MAX_LOG_EVENT_BYTES = 262_144 - 26
+FILTER_PATTERN = '{ $.sfn_capture.record.eventVersion = "0" }'
+
+
+def _stdout(line: str) -> None:
+    sys.stdout.write(line)
+    sys.stdout.flush()
+
+
+class LogStreamWriter(CaptureWriter):
+    """Samples and encodes like :class:`CaptureWriter`, but hands each record to the log at once."""
+
+    def __init__(self, config: CaptureConfig, overflow: CaptureSink, *, emit: Callable[[str], None] = _stdout) -> None:
+        super().__init__(config, overflow)
+        self._emit = emit
+        self._prefix = json.dumps(
+            {
+                "destination": config.data_capture.destination_s3_uri,
+                "endpoint": config.endpoint_name,
+                "variant": config.variant_name,
+            },
+            separators=(",", ":"),
+        )[:-1]  # the open object, to which the record is appended without re-encoding it
+
+    def _store(self, line: bytes, now: datetime) -> None:
+        record = line.rstrip(b"\n").decode()
+        text = f'{{"{CAPTURE_KEY}":{self._prefix},"record":{record}}}}}\n'
+        if len(text.encode()) <= MAX_LOG_EVENT_BYTES:
+            self._emit(text)
+            with self._lock:
+                self.counters.captured += 1
+                self.counters.written_records += 1
+            return
+        path = capture_path(self.config.endpoint_name, self.config.variant_name, now)
+        try:
+            self.sink.write(path, line)
+        except Exception:
+            log.warning("data capture: could not write %s (1 record dropped)", path, exc_info=True)
+            with self._lock:
+                self.counters.failed_writes += 1
+                self.counters.dropped_records += 1
+            return
+        with self._lock:
+            self.counters.captured += 1
+            self.counters.files_written += 1
+            self.counters.written_records += 1
