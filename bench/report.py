@@ -102,6 +102,7 @@ def rows_and_targets(results: dict[str, Any]) -> tuple[list[Row], list[dict[str,
     _cold_rows(results.get("cold_start"), add, missing)
     _warm_rows(results.get("warm"), add, missing)
     _pipeline_rows(results.get("pipeline"), add, missing)
+    _batch_keys_rows(results.get("batch_keys"), add, missing)
     _package_rows(results.get("package"), add, missing)
     _startup_rows(results.get("startup"), add, missing)
     return rows, targets
@@ -288,6 +289,23 @@ def _pipeline_rows(pipe: dict[str, Any] | None, add: Add, missing: Add) -> None:
         )
     else:
         missing("3 throughput: Distributed Map batch vs raw LiteRT", batch, "≥ 10 %")
+
+
+def _batch_keys_rows(keys: dict[str, Any] | None, add: Add, missing: Add) -> None:
+    measure = "6 exactly once: Distributed Map over 10,000 keys (S3 lists 1,000 a page), rows against keys"
+    if not _ok(keys):
+        missing(measure, keys, "0 lost")
+        return
+    assert keys is not None
+    lost, duplicated = keys["lost"], keys["duplicated"]
+    add(
+        measure,
+        f"{keys['rows']:,} rows for {keys['keys']:,} keys in {seconds(keys['span_s'])}",
+        f"{keys['keys']:,} keys uploaded in {seconds(keys['upload_s'])}",
+        f"{lost} lost, {duplicated} duplicated",
+        "0 lost",
+        lost == 0 and duplicated == 0 and keys["unexpected"] == 0,
+    )
 
 
 def _package_rows(pkg: dict[str, Any] | None, add: Add, missing: Add) -> None:

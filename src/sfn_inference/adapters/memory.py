@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 from sfn_inference.core.errors import ObjectNotFoundError
-from sfn_inference.core.ports import ObjectInfo
+from sfn_inference.core.ports import ListedKey, ObjectInfo
 
 
 class InMemoryObjectStore:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.modified: dict[tuple[str, str], datetime] = {}
         self._lock = threading.Lock()
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
@@ -24,6 +26,12 @@ class InMemoryObjectStore:
     def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         with self._lock:
             self.objects[(bucket, key)] = (body, content_type)
+            self.modified[(bucket, key)] = datetime.now(UTC)
+
+    def list_keys(self, bucket: str, prefix: str) -> list[ListedKey]:
+        with self._lock:
+            found = [(k, self.modified[(b, k)]) for (b, k) in self.objects if b == bucket and k.startswith(prefix)]
+        return [ListedKey(key, modified) for key, modified in sorted(found)]
 
     def _lookup(self, bucket: str, key: str) -> tuple[bytes, str]:
         try:

@@ -7,7 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sfn_inference.adapters.aws_errors import s3_error
-from sfn_inference.core.ports import ObjectInfo
+from sfn_inference.core.ports import ListedKey, ObjectInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -51,3 +51,12 @@ class S3ObjectStore:
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         self.client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+    def list_keys(self, bucket: str, prefix: str) -> list[ListedKey]:
+        listed: list[ListedKey] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                listed += [ListedKey(o["Key"], o["LastModified"]) for o in page.get("Contents", [])]
+        except Exception as exc:
+            raise (s3_error(exc, bucket, prefix) or exc) from None
+        return listed

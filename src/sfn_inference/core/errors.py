@@ -85,3 +85,7 @@ class LowConfidenceError(SfnInferenceError):
 
 class BatchToleranceExceededError(SfnInferenceError):
     """More child workflows of a batch failed as a whole than ToleratedFailurePercentage allows."""
+
+
+class BatchIncompleteError(SfnInferenceError):
+    """A key under the batch's prefix, there before the batch started, has no row: items were lost."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from sfn_inference.core.errors import SfnInferenceError
@@ -21,8 +22,18 @@ class ObjectInfo:
     content_type: str | None
 
 
+@dataclass(frozen=True)
+class ListedKey:
+    key: str
+    last_modified: datetime  # timezone-aware, as S3 reports it
+
+
 class ObjectStore(Protocol):
     def head(self, bucket: str, key: str) -> ObjectInfo: ...
+
+    def list_keys(self, bucket: str, prefix: str) -> list[ListedKey]:
+        """Every key under ``prefix``, however many pages the listing takes."""
+        ...
 
     def get(self, bucket: str, key: str, first_bytes: int | None = None) -> bytes: ...
 

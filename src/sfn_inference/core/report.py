@@ -2,7 +2,9 @@
 
 The Distributed Map's ResultWriter leaves a manifest and result files; a child
 that failed as a whole still gives every key of its batch an ``error`` row, so no
-listed key goes missing.
+listed key goes missing. As an independent check, the report lists the prefix
+again: a key that was there before the batch started and has no row fails the
+report with :class:`BatchIncompleteError`, after the rows it has are written.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from sfn_inference.core.errors import BatchIncompleteError
 from sfn_inference.core.messages import OUTCOMES, ListedObject, ResultRow
-from sfn_inference.core.ports import ObjectStore
+from sfn_inference.core.ports import ListedKey, ObjectStore
+
+#: Missing keys named in summary.json and in the error's message (the count is always whole).
+MISSING_SHOWN = 20
 
 
 def summarise_rows(rows: Sequence[ResultRow]) -> dict[str, Any]:
@@ -73,6 +80,22 @@ class ReportRequest(BaseModel):
     prefix: str = ""
     results_prefix: str
     map: MapOutput
+    #: The batch execution's start ($$.Execution.StartTime): objects written later need no row.
+    started_at: datetime | None = None
+
+
+def missing_keys(rows: Sequence[ResultRow], listed: Iterable[ListedKey], started_at: datetime | None) -> list[str]:
+    """Keys a fresh listing shows, there before the batch started, that have no row.
+
+    S3's LastModified has whole seconds, so an object written in the batch's first
+    second may or may not have been listed: it is given the benefit of the doubt.
+    """
+    have = {r.key for r in rows}
+    cutoff = None
+    if started_at is not None:
+        aware = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
+        cutoff = aware.replace(microsecond=0)
+    return sorted(k.key for k in listed if k.key not in have and (cutoff is None or k.last_modified < cutoff))
 
 
 def write_report(request: ReportRequest, store: ObjectStore) -> dict[str, Any]:
@@ -84,6 +107,7 @@ def write_report(request: ReportRequest, store: ObjectStore) -> dict[str, Any]:
         for entry in manifest.get("ResultFiles", {}).get(status, []):
             results += json.loads(store.get(details.Bucket, entry["Key"]))
     rows = rows_from_result_files(results)
+    missing = missing_keys(rows, store.list_keys(request.bucket, request.prefix), request.started_at)
     items_key = f"{request.results_prefix}items.jsonl"
     body = "".join(row.model_dump_json() + "\n" for row in rows).encode()
     store.put(request.bucket, items_key, body, "application/jsonlines")
@@ -94,10 +118,18 @@ def write_report(request: ReportRequest, store: ObjectStore) -> dict[str, Any]:
         "items_key": items_key,
         **summarise_rows(rows),
     }
+    if missing:
+        summary["missing"] = {"count": len(missing), "keys": missing[:MISSING_SHOWN]}
     store.put(
         request.bucket,
         f"{request.results_prefix}summary.json",
         json.dumps(summary, indent=2).encode(),
         "application/json",
     )
+    if missing:
+        shown = ", ".join(missing[:MISSING_SHOWN]) + (", ..." if len(missing) > MISSING_SHOWN else "")
+        raise BatchIncompleteError(
+            f"{len(missing)} key(s) under s3://{request.bucket}/{request.prefix} have no row "
+            f"({len(rows)} rows written to {items_key}): {shown}"
+        )
     return summary

@@ -8,6 +8,9 @@
   with ``States.ExceedToleratedFailureThreshold``, as on AWS.
 * ``ResultWriter``: moto writes an empty manifest; here SUCCEEDED_n.json and
   FAILED_n.json are written with AWS's fields, and the manifest lists them.
+* ``ItemReader`` over ``s3:listObjectsV2``: moto lists one page (1,000 keys) and
+  drops the rest; here every page is read, following ``ContinuationToken`` as
+  Step Functions does, so every key under the prefix becomes an item.
 
 The definition stored and described stays the one the user wrote.
 """
@@ -29,6 +32,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.component import Component
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3 import (
+    ResourceEvalS3,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.item_reader_decl import ItemReader
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
     DistributedIterationComponent,
@@ -55,6 +61,7 @@ PATCH_TARGETS: tuple[patches.Target, ...] = (
     (DistributedItemProcessorWorker, "_eval_job"),
     (DistributedIterationComponent, "_map_run"),
     (ResultWriter, "_eval_body"),
+    (ResourceEvalS3, "_handle_list_objects_v2"),
 )
 #: Each parsed Map component's raw JSON, for the fields moto does not parse (kept beside
 #: moto's objects, never set on them).
@@ -155,6 +162,7 @@ def install(ctx: LocalCloudContext) -> None:
     patches.wrap(DistributedItemProcessorWorker, "_eval_job", _recorded_job)
     patches.wrap(DistributedIterationComponent, "_map_run", _tolerant_map_run)
     patches.wrap(ResultWriter, "_eval_body", _write_results)
+    patches.replace(ResourceEvalS3, "_handle_list_objects_v2", staticmethod(_list_every_page))
 
 
 def _parse(original: Any) -> Any:
@@ -171,6 +179,23 @@ def _parse(original: Any) -> Any:
         return program, context
 
     return staticmethod(parse)
+
+
+def list_every_page(s3: Any, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every object ``list_objects_v2`` returns for ``parameters``, page after page."""
+    contents: list[dict[str, Any]] = []
+    request = dict(parameters)
+    while True:
+        page = s3.list_objects_v2(**request)
+        contents += page.get("Contents", [])  # an empty prefix has no Contents at all: zero items
+        if not page.get("IsTruncated"):
+            return contents
+        request["ContinuationToken"] = page["NextContinuationToken"]
+
+
+def _list_every_page(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+    s3 = ResourceEvalS3._get_s3_client(resource_runtime_part=resource_runtime_part, state_credentials=state_credentials)
+    env.stack.append(list_every_page(s3, env.stack.pop()))
 
 
 def _batched_reader(original: Any) -> Any:
