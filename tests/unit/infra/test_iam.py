@@ -212,6 +212,19 @@ def test_state_machine_invokes_only_its_three_functions(sam: dict[str, Any]) -> 
     assert role == {"Fn::GetAtt": ["PipelineStateMachineRole", "Arn"]}
 
 
+def test_report_relists_only_the_prefixes_a_batch_may_read(sam: dict[str, Any]) -> None:
+    statements = role_statements(deployed(sam), "ReportRole")
+    assert grants(statements, "s3:ListBucket") == [{"Fn::GetAtt": ["ImageBucket", "Arn"]}]
+    [listing] = [s for s in statements if "s3:ListBucket" in as_list(s["Action"])]
+    prefixes = listing["Condition"]["StringLike"]["s3:prefix"]
+    assert prefixes == [{"Fn::Sub": "${IncomingPrefix}*"}, "test/*"], "the ItemReader's own prefixes"
+    assert (
+        grants(statements, "s3:GetObject")
+        == grants(statements, "s3:PutObject")
+        == [{"Fn::Sub": "${ImageBucket.Arn}/results/*"}]
+    )
+
+
 def test_sagemaker_model_role_reads_its_model_and_writes_only_captures(sam: dict[str, Any]) -> None:
     statements = role_statements(deployed(sam, Backend="sagemaker"), "SageMakerModelRole")
     [model] = grants(statements, "s3:GetObject")
