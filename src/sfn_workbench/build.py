@@ -50,7 +50,7 @@ def functions() -> tuple[str, ...]:
 
 ARCHES = ("x86_64", "arm64")
 #: What each function needs besides code, relative to the root and to the task root alike.
-BUNDLES = {"classify": [Path("models") / "digits"]}
+BUNDLES = {"classify": [Path("models") / "digits"], "monitor": [Path("models") / "digits"]}
 #: In the Lambda Python runtime already (botocore alone is ~30 MB unzipped).
 LAMBDA_PROVIDED = {"boto3", "botocore", "s3transfer"}
 #: Distributions only some functions load. LiteRT and what it pulls in (ml-dtypes,

@@ -400,6 +400,41 @@ def wait_for_triggered(cloud: control.LocalCloud, state_machine_arn: str, expect
 
 
 @app.command()
+def monitor(
+    window: Annotated[int, typer.Option(help="minutes of captures to read, ending now")] = 60,
+    backend: StackOpt = "litert",
+    state_dir: StateDir = None,
+) -> None:
+    """Run the drift monitor now (the deployed monitor function, the code the schedule runs) and show its report."""
+    cloud = _cloud(state_dir)
+    function = _stack(cloud, backend)["resources"]["MonitorFunction"]["ref"]
+    response = cloud.client("lambda").invoke(FunctionName=function, Payload=json.dumps({"window_minutes": window}))
+    report = json.loads(response["Payload"].read())
+    if "FunctionError" in response:
+        raise _fail(f"the monitor failed: {report.get('errorType')}: {report.get('errorMessage')}")
+    print_monitoring_report(report)
+
+
+def print_monitoring_report(report: dict[str, Any]) -> None:
+    colour = {"ok": "green", "violations": "red"}.get(report["status"], "yellow")
+    console.print(
+        f"[{colour}]{report['status']}[/{colour}]: {report['item_count']} inferences of {report['endpoint']} "
+        f"from {report['window']['start']} to {report['window']['end']}"
+    )
+    if report["checks"]:
+        table = Table("check", "value", "threshold", "verdict")
+        for check in report["checks"]:
+            verdict = "[red]violated[/red]" if check["violated"] else "ok"
+            table.add_row(check["name"], f"{check['value']:.4f}", f"{check['threshold']:.4f}", verdict)
+        console.print(table)
+    for violation in report["violations"]:
+        console.print(f"  [red]{violation['feature_name']}[/red]: {violation['description']}")
+    if report.get("unreadable_records"):
+        console.print(f"[yellow]{report['unreadable_records']} capture records could not be read[/yellow]")
+    console.print(f"reports: {report['report_prefix']}")
+
+
+@app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="leave the local cloud running afterwards")] = False,
     count: Annotated[int, typer.Option(help="generated test cases per backend")] = 20,

@@ -48,3 +48,16 @@ class ClassifyConfig(EnvSettings):
         if self.backend == "sagemaker" and not self.endpoint_name:
             raise ValueError("ENDPOINT_NAME is required when BACKEND=sagemaker")
         return self
+
+
+class MonitorConfig(EnvSettings):
+    """The drift monitor: which captures, where the reports go, which bundle holds the baseline."""
+
+    capture_source: str = Field(alias="CAPTURE_SOURCE", min_length=1)
+    monitoring_output: str = Field(alias="MONITORING_OUTPUT", min_length=1)
+    endpoint_name: str = Field(alias="MONITORED_ENDPOINT", min_length=1)
+    model_dir: str | None = Field(default=None, alias="MODEL_DIR")
+    window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, alias="WINDOW_MINUTES")
+    confidence_threshold: float = Field(default=0.93, gt=0.0, le=1.0, alias="CONFIDENCE_THRESHOLD")
+    #: The metrics' dimension (the DriftAlarm watches it).
+    stack_name: str = Field(default="sfn-inference", alias="STACK_NAME")

@@ -270,12 +270,12 @@ class Deployer:
         events = self.client("events")
         name = props.get("Name") or self._name(stack, logical_id)
         bus = props.get("EventBusName", "default")
-        arn = events.put_rule(
-            Name=name,
-            EventPattern=json.dumps(props["EventPattern"]),
-            State=props.get("State", "ENABLED"),
-            EventBusName=bus,
-        )["RuleArn"]
+        trigger = (
+            {"EventPattern": json.dumps(props["EventPattern"])}
+            if "EventPattern" in props
+            else {"ScheduleExpression": props["ScheduleExpression"]}
+        )
+        arn = events.put_rule(Name=name, State=props.get("State", "ENABLED"), EventBusName=bus, **trigger)["RuleArn"]
         targets = [
             {k: (json.dumps(v) if k == "Input" and not isinstance(v, str) else v) for k, v in t.items()}
             for t in props.get("Targets", [])

@@ -237,12 +237,15 @@ def test_sagemaker_model_role_reads_its_model_and_writes_only_captures(sam: dict
     assert endpoint["EndpointName"] == {"Fn::Sub": "${AWS::StackName}-classifier"}
 
 
-def test_topic_accepts_only_this_alarm_and_this_rule(sam: dict[str, Any]) -> None:
+def test_topic_accepts_only_these_alarms_and_this_rule(sam: dict[str, Any]) -> None:
     cfn = deployed(sam, AlarmEmail="ops@example.com")
     statements = cfn["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     sources = {s["Principal"]["Service"]: s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in statements}
     assert sources == {
-        "cloudwatch.amazonaws.com": {"Fn::GetAtt": ["ExecutionsFailedAlarm", "Arn"]},
+        "cloudwatch.amazonaws.com": [
+            {"Fn::GetAtt": ["ExecutionsFailedAlarm", "Arn"]},
+            {"Fn::GetAtt": ["DriftAlarm", "Arn"]},
+        ],
         "events.amazonaws.com": {"Fn::GetAtt": ["FailedExecutionRule", "Arn"]},
     }
     assert all(s["Action"] == "sns:Publish" and s["Resource"] == {"Ref": "AlarmTopic"} for s in statements)

@@ -224,7 +224,7 @@ def test_uploads_under_the_incoming_prefix_start_the_state_machine_directly(sam:
     [rule] = [
         r["Properties"]
         for r in cfn["Resources"].values()
-        if r["Type"] == "AWS::Events::Rule" and r["Properties"]["EventPattern"].get("source") == ["aws.s3"]
+        if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("EventPattern", {}).get("source") == ["aws.s3"]
     ]
     assert rule["EventPattern"] == {
         "source": ["aws.s3"],
@@ -243,7 +243,10 @@ def test_uploads_under_the_incoming_prefix_start_the_state_machine_directly(sam:
         {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": "PipelineStateMachine"}}
     ]
     permissions = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
-    assert [p["Principal"] for p in permissions] == ["logs.amazonaws.com"], "EventBridge needs no glue permission"
+    invoked_by_events = [p["FunctionName"] for p in permissions if p["Principal"] == "events.amazonaws.com"]
+    assert invoked_by_events == [{"Ref": "MonitorFunction"}], (
+        "the upload rule targets the state machine, no glue Lambda"
+    )
 
 
 def test_in_lambda_captures_reach_s3_through_the_log_and_the_compactor(sam: dict[str, Any]) -> None:
@@ -254,7 +257,11 @@ def test_in_lambda_captures_reach_s3_through_the_log_and_the_compactor(sam: dict
     assert subscription["LogGroupName"] == {"Ref": "ClassifyLogGroup"}
     assert subscription["DestinationArn"] == {"Fn::GetAtt": ["CaptureCompactorFunction", "Arn"]}
     assert subscription["FilterPattern"] == FILTER_PATTERN
-    [permission] = [r["Properties"] for r in litert["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+    [permission] = [
+        r["Properties"]
+        for r in litert["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "logs.amazonaws.com"
+    ]
     assert permission["SourceArn"] == {"Fn::GetAtt": ["ClassifyLogGroup", "Arn"]}
     assert not [r for r in sagemaker["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"]
     compactor = litert["Resources"]["CaptureCompactorRole"]
