@@ -14,6 +14,7 @@ import copy
 import itertools
 import json
 import logging
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import moto.s3.notifications as s3_notifications
+from moto.awslambda.models import lambda_backends
 from moto.events.models import Rule, events_backends
 from moto.events.utils import EventTemplateParser
 from moto.stepfunctions.exceptions import ExecutionAlreadyExists
@@ -132,14 +134,29 @@ def install(ctx: LocalCloudContext) -> None:
     patches.wrap(StepFunctionsParserBackend, "start_execution", _named_start_execution)
 
 
+def invoke_async(account: str, region: str, arn: str, payload: str) -> None:
+    def run() -> None:
+        try:
+            lambda_backends[account][region].get_function(arn).invoke(payload, {}, {})
+        except Exception:
+            log.exception("EventBridge's invocation of %s failed", arn)
+
+    threading.Thread(target=run, name="events-invoke", daemon=True).start()
+
+
 def _send_to_targets(original: Any) -> Any:
     def send_to_targets(self: Rule, event: dict[str, Any], transform_input: bool = True) -> None:
+        if self.scheduled_expression:
+            return  # a scheduled rule never matches events (schedule_plugin runs it)
         if self.state != "ENABLED" or not self.event_pattern.matches_event(event):  # type: ignore[arg-type]
             return
         states = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
         for target in states:
             start_for_event(target["Arn"], event, target_input(target, event))
-        others = [t for t in self.targets if t not in states]
+        functions = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
+        for target in functions:  # moto has no Lambda target: EventBridge invokes it asynchronously
+            invoke_async(self.account_id, self.region_name, target["Arn"], target_input(target, event))
+        others = [t for t in self.targets if t not in states and t not in functions]
         if others:  # moto's own delivery for every other target type, on a copy: the rule is not changed
             rule = copy.copy(self)
             rule.targets = others

@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,8 @@ class LogPublisher:
         self._pending: dict[tuple[str, str], list[tuple[int, str]]] = {}
         self._lock = threading.Lock()
         self._put_lock = threading.Lock()
+        #: Called with (log group, lines) after each put: what CloudWatch Logs does besides storing (EMF).
+        self.listeners: list[Callable[[str, list[str]], None]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(interval_s,), name="log-publisher", daemon=True)
         self._thread.start()
@@ -106,6 +109,8 @@ class LogPublisher:
                         backend.create_log_stream(group, stream)
                     events = [{"timestamp": ms, "message": line} for ms, line in lines]
                     backend.put_log_events(group, stream, events)
+                    for listener in self.listeners:
+                        listener(group, [line for _, line in lines])
                 except Exception:  # a log sink never fails an invocation; the file log has every line
                     log.exception("publishing %d lines to %s failed", len(lines), group)
 

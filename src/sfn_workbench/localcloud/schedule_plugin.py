@@ -17,10 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.awslambda.models import lambda_backends
 from moto.events.models import events_backends
 
-from sfn_workbench.localcloud import patches
+from sfn_workbench.localcloud import eventbridge_plugin, patches
 from sfn_workbench.localcloud.context import LocalCloudContext
 
 #: Nothing of moto's is patched: the plugin reads the rules and invokes through the Lambda plugin.
@@ -85,18 +84,8 @@ class Scheduler:
 
 
 def invoke_async(ctx: LocalCloudContext) -> Callable[[str, str], None]:
-    """EventBridge invokes its Lambda targets asynchronously: one thread per delivery."""
-
-    def invoke(arn: str, payload: str) -> None:
-        def run() -> None:
-            try:
-                lambda_backends[ctx.account_id][ctx.region].get_function(arn).invoke(payload, {}, {})
-            except Exception:
-                log.exception("scheduled invocation of %s failed", arn)
-
-        threading.Thread(target=run, name="scheduled-invoke", daemon=True).start()
-
-    return invoke
+    """EventBridge invokes its Lambda targets asynchronously."""
+    return lambda arn, payload: eventbridge_plugin.invoke_async(ctx.account_id, ctx.region, arn, payload)
 
 
 _installed: list[Scheduler] = []

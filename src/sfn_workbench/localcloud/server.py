@@ -45,6 +45,7 @@ PLUGINS = (
     "distributed_map_plugin",
     "sagemaker",
     "schedule_plugin",
+    "metrics_plugin",
 )
 
 
@@ -56,10 +57,10 @@ def install_plugins(ctx: LocalCloudContext) -> list[str]:
     """Install every plugin; a moto upgrade that breaks one fails here, loudly."""
     from sfn_workbench.localcloud import lambda_plugin, patches, sagemaker  # noqa: PLC0415
 
-    for module in plugin_modules():
-        installed = module.install(ctx)
-        if module is lambda_plugin:
-            CLEANUPS.extend([installed.shutdown, sagemaker.stop_all_endpoints])
+    installed = {module.__name__.rsplit(".", 1)[1]: module.install(ctx) for module in plugin_modules()}
+    local_lambda: lambda_plugin.LocalLambda = installed["lambda_plugin"]
+    local_lambda.publisher.listeners.append(installed["metrics_plugin"])  # EMF lines become metrics
+    CLEANUPS.extend([local_lambda.shutdown, sagemaker.stop_all_endpoints])
     for cleanup in CLEANUPS:
         atexit.register(cleanup)
     return patches.applied()
