@@ -70,7 +70,11 @@ class PredictionError(SfnInferenceError):
 
 
 class EndpointError(SfnInferenceError):
-    """The SageMaker endpoint rejected the request or could not be reached."""
+    """The SageMaker endpoint rejected the request, could not be reached, or did not answer in time."""
+
+
+class PayloadTooLargeError(SfnInferenceError):
+    """The image is over the 6 MB a SageMaker endpoint accepts in one InvokeEndpoint request."""
 
 
 class LowConfidenceError(SfnInferenceError):
