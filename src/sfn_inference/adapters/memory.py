@@ -25,6 +25,10 @@ class InMemoryObjectStore:
         with self._lock:
             self.objects[(bucket, key)] = (body, content_type)
 
+    def has_objects(self, bucket: str, prefix: str) -> bool:
+        with self._lock:
+            return any(b == bucket and k.startswith(prefix) for b, k in self.objects)
+
     def _lookup(self, bucket: str, key: str) -> tuple[bytes, str]:
         try:
             return self.objects[(bucket, key)]

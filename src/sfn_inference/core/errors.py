@@ -87,5 +87,9 @@ class LowConfidenceError(SfnInferenceError):
         super().__init__(f"confidence {confidence:.4f} for label {label!r} is below the threshold {threshold:.4f}")
 
 
+class MalformedManifestError(SfnInferenceError):
+    """The Distributed Map's ResultWriter manifest or a result file it lists is not what it writes."""
+
+
 class BatchToleranceExceededError(SfnInferenceError):
     """More child workflows of a batch failed as a whole than ToleratedFailurePercentage allows."""
