@@ -90,6 +90,6 @@ class CaptureReport:
 def notebook_command(source: Path) -> str:
     """The command that runs the captured-inferences notebook on ``source`` and keeps its plots."""
     return (
-        f"SFN_CAPTURE_SOURCE={source} .venv/bin/jupyter execute {NOTEBOOK} --output=captured_inferences.demo"
-        f"   # writes notebooks/captured_inferences.demo.ipynb, plots included"
+        f"SFN_CAPTURE_SOURCE={source} .venv/bin/jupyter execute {NOTEBOOK} --output=captured_inferences_demo"
+        f"   # writes notebooks/captured_inferences_demo.ipynb, plots included"
     )
