@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import subprocess
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
+from cloud_helpers import wait_terminal
 from sfn_workbench.cli import app
 from sfn_workbench.localcloud import control
 from support import ROOT
@@ -73,21 +79,55 @@ def test_an_unknown_backend_lists_the_choices(cloud: control.LocalCloud) -> None
     assert "unknown backend 'tflite': choose litert, sagemaker or both" in said(result.output)
 
 
-@pytest.mark.timeout(300)
-def test_up_deploys_a_missing_backend_into_the_running_cloud(tmp_path: Path) -> None:
-    """The hint above must work: `up` while a cloud runs deploys what it lacks instead of refusing."""
-    state = str(tmp_path / "state")
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[control.LocalCloud, str]]:
+    """`up --backend litert`, then `up --backend both` while it runs: the second call's output."""
+    state = str(tmp_path_factory.mktemp("grown") / "state")
     try:
         first = runner.invoke(app, ["up", "--detach", "--backend", "litert", "--state-dir", state])
         assert first.exit_code == 0, first.output
         second = runner.invoke(app, ["up", "--backend", "both", "--state-dir", state])
         assert second.exit_code == 0, second.output
-        assert "a local cloud is already running" in said(second.output)
-        assert "the litert backend is deployed already" in said(second.output)
-        assert "deployed stack sfn-inference-sagemaker" in said(second.output)
         running = control.find(Path(state))
         assert running is not None
-        assert running.deployed_stacks() == sorted(control.STACKS.values())
+        yield running, said(second.output)
     finally:
         down = runner.invoke(app, ["down", "--state-dir", state])
         assert down.exit_code == 0, down.output
+
+
+@pytest.mark.timeout(300)
+def test_up_deploys_a_missing_backend_into_the_running_cloud(grown: tuple[control.LocalCloud, str]) -> None:
+    """The hint above must work: `up` while a cloud runs deploys what it lacks instead of refusing."""
+    cloud, output = grown
+    assert "a local cloud is already running" in output
+    assert "the litert backend is deployed already" in output
+    assert "deployed stack sfn-inference-sagemaker" in output
+    assert cloud.deployed_stacks() == sorted(control.STACKS.values())
+
+
+def png_of_size(size: int) -> bytes:
+    """A valid 32x32 PNG padded with an ancillary chunk to ``size`` bytes."""
+    out = io.BytesIO()
+    Image.open(ROOT / "models/digits/reference/7_00017.png").save(out, "PNG")
+    data = out.getvalue()
+    chunk = b"zPAD" + b"\0" * (size - len(data) - 12)
+    padding = (len(chunk) - 4).to_bytes(4, "big") + chunk + zlib.crc32(chunk).to_bytes(4, "big")
+    return data[:-12] + padding + data[-12:]
+
+
+@pytest.mark.timeout(300)
+def test_an_image_over_6_mb_is_refused_by_name_on_the_sagemaker_backend(grown: tuple[control.LocalCloud, str]) -> None:
+    """It used to reach the endpoint and fail as "model server is not reachable: Broken pipe"."""
+    cloud, _ = grown
+    outputs = cloud.stack(control.STACKS["sagemaker"])["outputs"]
+    bucket, s3, sfn = outputs["BucketName"], cloud.client("s3"), cloud.client("stepfunctions")
+    big = png_of_size(7 * 1024 * 1024)
+    s3.put_object(Bucket=bucket, Key="test/big.png", Body=big)
+    execution = sfn.start_execution(
+        stateMachineArn=outputs["StateMachineArn"], input=json.dumps({"s3_bucket": bucket, "s3_key": "test/big.png"})
+    )["executionArn"]
+    described = wait_terminal(sfn, execution, timeout_s=120)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "PayloadTooLargeError", described.get("cause")
+    assert f"the image is {len(big):,} bytes" in json.loads(described["cause"])["errorMessage"]
