@@ -17,7 +17,7 @@ MAIN_PYTHON = ROOT / ".venv" / "bin" / "python"
 TRAIN_PYTHON = ROOT / ".venv-train" / "bin" / "python"
 BUNDLE = ROOT / "models" / "digits"
 REFERENCE = BUNDLE / "reference"
-#: The batch mode's default batch size (the template's DefaultBatchSize).
+#: The batch mode's default batch size (the template's BatchSize parameter).
 BATCH_SIZE = 16
 #: Lambda's limit on a .zip function, unzipped (function and layers): 250 MiB.
 LAMBDA_UNZIPPED_LIMIT = 262_144_000

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from sfn_inference.adapters.litert import LiteRTModel
+from sfn_inference.adapters.sagemaker_endpoint import MAX_PAYLOAD_BYTES
 from sfn_inference.core.bundle import ModelBundle
 from sfn_inference.core.errors import (
     ConfigError,
@@ -44,7 +45,7 @@ from sfn_inference.core.errors import (
     IncompatibleImageError,
     ModelBundleError,
     NotAnImageError,
-    ObjectTooLargeError,
+    PayloadTooLargeError,
     PredictionError,
     SfnInferenceError,
 )
@@ -58,7 +59,7 @@ IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "application/x-image"})
 TENSOR_TYPE = "application/json"
 ACCEPTED = frozenset({"", "*/*", "application/*", "application/json"})
 #: SageMaker real-time inference refuses request payloads above 6 MB before they reach us.
-MAX_BODY_BYTES = 6 * 1024 * 1024
+MAX_BODY_BYTES = MAX_PAYLOAD_BYTES
 MAX_BATCH = 64
 INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
 
@@ -82,7 +83,7 @@ class InvalidTensorError(SfnInferenceError):
 STATUS: dict[type[SfnInferenceError], HTTPStatus] = {
     UnsupportedContentTypeError: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     UnsupportedAcceptError: HTTPStatus.NOT_ACCEPTABLE,
-    ObjectTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    PayloadTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     EmptyRequestError: HTTPStatus.BAD_REQUEST,
     EmptyObjectError: HTTPStatus.BAD_REQUEST,
     InvalidTensorError: HTTPStatus.BAD_REQUEST,
@@ -207,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
             raise EmptyRequestError(f"invalid Content-Length {length_header!r}") from None
         if length > MAX_BODY_BYTES:
             self.close_connection = True  # the unread body would be taken for the next request
-            raise ObjectTooLargeError(f"the body is {length} bytes; the limit is {MAX_BODY_BYTES}")
+            raise PayloadTooLargeError(f"the body is {length:,} bytes; the limit is {MAX_BODY_BYTES:,} (6 MB)")
         return self.rfile.read(length) if length > 0 else b""
 
     def _error(self, status: HTTPStatus, name: str, message: str) -> None:

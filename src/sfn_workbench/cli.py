@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import shutil
 import signal
 import tempfile
 import time
@@ -16,6 +18,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sfn_workbench.demo_captures import (
+    CAPTURE_PREFIX,
+    CAPTURE_WAIT_S,
+    CaptureReport,
+    answered,
+    answered_rows,
+    copy_captures,
+    notebook_command,
+    wait_for_records,
+)
 from sfn_workbench.localcloud import control
 from sfn_workbench.localcloud.executions import ExecutionSummary, list_execution_arns, summarise, tally
 from sfn_workbench.localcloud.naming import execution_name
@@ -50,8 +62,25 @@ def _stack(cloud: control.LocalCloud, backend: str) -> dict[str, Any]:
         raise _fail(f"unknown backend {backend!r}: choose {' or '.join(control.STACKS)}")
     try:
         return cloud.stack(control.STACKS[backend])
-    except control.LocalCloudError as exc:
-        raise _fail(f"{exc} (deploy it with `sfn-inference up --backend {backend}`)") from None
+    except control.LocalCloudError:
+        deployed = ", ".join(_deployed_backends(cloud)) or "none"
+        raise _fail(
+            f"the {backend} backend is not deployed in this local cloud (deployed: {deployed}): "
+            f"deploy it with `sfn-inference up --backend {backend}`"
+        ) from None
+
+
+def _deployed_backends(cloud: control.LocalCloud) -> list[str]:
+    stacks = set(cloud.deployed_stacks())
+    return [backend for backend, name in control.STACKS.items() if name in stacks]
+
+
+def _backends(option: str) -> list[str]:
+    if option == "both":
+        return list(control.STACKS)
+    if option not in control.STACKS:
+        raise _fail(f"unknown backend {option!r}: choose {', '.join(control.STACKS)} or both")
+    return [option]
 
 
 def env_lines(cloud: control.LocalCloud) -> list[str]:
@@ -65,8 +94,12 @@ def up(
     max_workers: Annotated[int, typer.Option(help="execution environments per function")] = 4,
     state_dir: StateDir = None,
 ) -> None:
-    """Start the local cloud and deploy infra/template.yaml into it."""
-    backends = list(control.STACKS) if backend == "both" else [backend]
+    """Start the local cloud and deploy infra/template.yaml into it (into the running one, if there is one)."""
+    backends = _backends(backend)
+    running = control.find(state_dir)
+    if running is not None:
+        _deploy_into_running(running, backends)
+        return
     started = time.monotonic()
     try:
         cloud = control.start(state_dir, max_workers)
@@ -100,6 +133,25 @@ def up(
         pass
     finally:
         cloud.stop()
+
+
+def _deploy_into_running(cloud: control.LocalCloud, backends: list[str]) -> None:
+    """``up`` while a local cloud runs: deploy the backends it lacks, leave the others alone."""
+    console.print(f"a local cloud is already running at [bold]{cloud.ctx.endpoint_url}[/bold] (pid {cloud.pid})")
+    present = _deployed_backends(cloud)
+    for name in backends:
+        if name in present:
+            console.print(f"  the {name} backend is deployed already")
+            continue
+        t0 = time.monotonic()
+        try:
+            stack = cloud.deploy(name)
+        except Exception as exc:
+            raise _fail(f"deploy failed: {exc}") from None
+        console.print(f"deployed stack [bold]{stack.name}[/bold] in {time.monotonic() - t0:.1f} s")
+        for key, value in stack.outputs.items():
+            console.print(f"  {key}: {value}")
+    console.print("\npoint the AWS CLI and boto3 at it:\n" + "\n".join(env_lines(cloud)))
 
 
 @app.command()
@@ -168,7 +220,12 @@ def _progress() -> Progress:
 
 
 def generate_test_cases(
-    cloud: control.LocalCloud, bucket: str, count: int, prefix: str = "test/", seed: int | None = None
+    cloud: control.LocalCloud,
+    bucket: str,
+    count: int,
+    prefix: str = "test/",
+    seed: int | None = None,
+    backend: str = "litert",
 ) -> list[dict[str, str]]:
     """The course's generate_test_case(): random keys from the test prefix."""
     s3 = cloud.client("s3")
@@ -178,7 +235,7 @@ def generate_test_cases(
         for o in page.get("Contents", [])
     ]
     if not keys:
-        raise _fail(f"s3://{bucket}/{prefix} is empty: seed it with `sfn-inference seed`")
+        raise _fail(f"s3://{bucket}/{prefix} is empty: seed it with `sfn-inference seed --backend {backend}`")
     rng = random.Random(seed)
     return [{"s3_bucket": bucket, "s3_key": rng.choice(keys)} for _ in range(count)]
 
@@ -225,7 +282,7 @@ def run(
     """Start executions for random keys of the test prefix, wait, and summarise them."""
     cloud = _cloud(state_dir)
     stack = _stack(cloud, backend)
-    cases = generate_test_cases(cloud, stack["outputs"]["BucketName"], count, seed=seed)
+    cases = generate_test_cases(cloud, stack["outputs"]["BucketName"], count, seed=seed, backend=backend)
     summaries = start_and_wait(cloud, stack["outputs"]["StateMachineArn"], cases)
     print_executions(summaries)
     print_tally(tally(summaries))
@@ -233,23 +290,30 @@ def run(
 
 @app.command()
 def seed(
-    backend: StackOpt = "litert",
+    backend: Annotated[
+        str | None, typer.Option("--backend", help="litert, sagemaker or both (default: every deployed backend)")
+    ] = None,
     prefix: Annotated[str, typer.Option(help="where generated test cases pick their keys")] = "test/",
     state_dir: StateDir = None,
 ) -> None:
-    """Upload the demo data set's test split (PNGs) under the test prefix."""
+    """Upload the demo data set's test split (PNGs) under the test prefix of each backend's bucket."""
     cloud = _cloud(state_dir)
-    bucket = _stack(cloud, backend)["outputs"]["BucketName"]
-    keys = seed_test_split(cloud, bucket, prefix)
-    console.print(f"seeded {len(keys)} test images at s3://{bucket}/{prefix}")
+    backends = _backends(backend) if backend else _deployed_backends(cloud)
+    if not backends:
+        raise _fail("no backend is deployed in this local cloud: deploy one with `sfn-inference up`")
+    buckets = {name: _stack(cloud, name)["outputs"]["BucketName"] for name in backends}
+    seeded = seed_test_split(cloud, list(buckets.values()), prefix)
+    for name, bucket in buckets.items():
+        console.print(f"seeded {len(seeded[bucket])} test images at s3://{bucket}/{prefix} ({name} backend)")
 
 
-def seed_test_split(cloud: control.LocalCloud, bucket: str, prefix: str) -> list[str]:
+def seed_test_split(cloud: control.LocalCloud, buckets: list[str], prefix: str) -> dict[str, list[str]]:
+    """The demo split, written to disk once and uploaded to each bucket: keys per bucket."""
     from sfn_workbench.training.datasets import demo_split  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as tmp:
         files = demo_split(Path(tmp))
-        return upload_files(cloud, bucket, files, prefix, root=Path(tmp))
+        return {bucket: upload_files(cloud, bucket, files, prefix, root=Path(tmp)) for bucket in buckets}
 
 
 @app.command()
@@ -358,8 +422,18 @@ def print_batch_summary(summary: dict[str, Any]) -> None:
     table.add_row("per label", ", ".join(f"{k}: {v}" for k, v in summary["labels"].items()))
     if summary["errors"]:
         table.add_row("errors", ", ".join(f"{k}: {v}" for k, v in summary["errors"].items()))
+    if summary.get("note"):
+        table.add_row("note", summary["note"])
     table.add_row("rows", f"s3://{summary['bucket']}/{summary['items_key']}")
     console.print(table)
+
+
+def failure(described: dict[str, Any]) -> str:
+    """An execution's error and cause, with a Lambda error's message rather than its JSON and stack trace."""
+    cause = described.get("cause") or ""
+    with contextlib.suppress(json.JSONDecodeError, AttributeError):
+        cause = json.loads(cause).get("errorMessage", cause)
+    return f"{described['status']}: {described.get('error')}: {cause}"
 
 
 @app.command()
@@ -384,7 +458,7 @@ def batch(
         sfn = cloud.client("stepfunctions")
     described = run_batch(sfn, arn, bucket, prefix, batch_size)
     if described["status"] != "SUCCEEDED":
-        raise _fail(f"batch {described['status']}: {described.get('error')}: {described.get('cause')}")
+        raise _fail(f"batch {failure(described)}")
     print_batch_summary(json.loads(described["output"]))
 
 
@@ -473,7 +547,7 @@ def demo(
         results = {"triggered (litert)": triggered}
         for backend, stack in stacks.items():
             console.rule(f"2. {count} generated test cases on the {backend} backend")
-            cases = generate_test_cases(cloud, stack.outputs["BucketName"], count, seed=0)
+            cases = generate_test_cases(cloud, stack.outputs["BucketName"], count, seed=0, backend=backend)
             results[f"test cases ({backend})"] = summaries = start_and_wait(
                 cloud, stack.outputs["StateMachineArn"], cases
             )
@@ -485,12 +559,17 @@ def demo(
             cloud.client("stepfunctions"), litert["BatchStateMachineArn"], litert["BucketName"], "test/", None
         )
         if described["status"] != "SUCCEEDED":
-            raise _fail(f"batch {described['status']}: {described.get('error')}: {described.get('cause')}")
+            raise _fail(f"batch {failure(described)}")
         batch_summary = json.loads(described["output"])
         print_batch_summary(batch_summary)
         console.print(f"{batch_summary['items']} images in {time.monotonic() - t0:.1f} s")
         console.rule("summary")
-        print_demo_summary(cloud, stacks, results)
+        print_demo_summary(results)
+        inferences = {
+            "litert": answered(triggered) + answered(results["test cases (litert)"]) + answered_rows(batch_summary),
+            "sagemaker": answered(results["test cases (sagemaker)"]),
+        }
+        report_captures(cloud, {b: s.outputs["BucketName"] for b, s in stacks.items()}, inferences)
     finally:
         if keep:
             console.print("\nthe local cloud keeps running:\n" + "\n".join(env_lines(cloud)))
@@ -498,9 +577,7 @@ def demo(
             cloud.stop()
 
 
-def print_demo_summary(
-    cloud: control.LocalCloud, stacks: dict[str, Any], results: dict[str, list[ExecutionSummary]]
-) -> None:
+def print_demo_summary(results: dict[str, list[ExecutionSummary]]) -> None:
     table = Table(title="demo")
     for column in ("run", "executions", "succeeded", "low confidence", "other errors", "slowest step"):
         table.add_column(column)
@@ -516,27 +593,36 @@ def print_demo_summary(
             f"{slow} ({t['mean_state_seconds'][slow] * 1000:.0f} ms)" if slow else "",
         )
     console.print(table)
+
+
+def report_captures(cloud: control.LocalCloud, buckets: dict[str, str], inferences: dict[str, int]) -> None:
+    """How many capture records landed against how many inferences, copied where the notebook can read them."""
     s3 = cloud.client("s3")
-    for backend, stack in stacks.items():
-        bucket = stack.outputs["BucketName"]
-        files = count_capture_files(s3, bucket, wait_s=CAPTURE_WINDOW_S)
-        console.print(f"captures ({backend}): s3://{bucket}/captures/ ({files} file(s))")
-    console.print("read them with notebooks/captured_inferences.ipynb (SFN_CAPTURE_SOURCE=s3://<bucket>/captures/)")
+    destination = cloud.ctx.state_dir / "demo-captures"
+    shutil.rmtree(destination, ignore_errors=True)
+    reports = []
+    with console.status("waiting for buffered capture records to reach S3") as status:
+        for backend, bucket in buckets.items():
+            expected = inferences[backend]
 
+            def progress(records: int, backend: str = backend, expected: int = expected) -> None:
+                status.update(f"capture records ({backend}): {records} of {expected}")
 
-#: Capture writers buffer records and write a file when its window (5 s by default) closes.
-CAPTURE_WINDOW_S = 8.0
-
-
-def count_capture_files(s3: Any, bucket: str, wait_s: float) -> int:
-    """Capture files under captures/, waiting up to ``wait_s`` for the first buffered window to land."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="captures/")
-        files = sum(len(p.get("Contents", [])) for p in pages)
-        if files or time.monotonic() > deadline:
-            return files
-        time.sleep(0.5)
+            records = wait_for_records(s3, bucket, expected, on_progress=progress)
+            files = copy_captures(s3, bucket, destination)
+            reports.append(CaptureReport(backend, bucket, expected, records, files))
+    table = Table(title="data capture")
+    for column in ("backend", "inferences", "capture records", "missing", "in S3"):
+        table.add_column(column, justify="right" if column in {"inferences", "capture records", "missing"} else "left")
+    for r in reports:
+        missing = f"[red]{r.missing}[/red]" if r.missing else "0"
+        table.add_row(r.backend, str(r.inferences), str(r.records), missing, f"s3://{r.bucket}/{CAPTURE_PREFIX}")
+    console.print(table)
+    lost = sum(r.missing for r in reports)
+    if lost:
+        console.print(f"[red]{lost} inference(s) have no capture record after {CAPTURE_WAIT_S:.0f} s[/red]")
+    console.print(f"the capture files are copied to {destination} (they outlive the local cloud); open the notebook:")
+    console.print(notebook_command(destination), soft_wrap=True)
 
 
 if __name__ == "__main__":

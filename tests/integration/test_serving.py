@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -116,6 +117,31 @@ def test_a_jpeg_is_classified(server: Server, reference_pngs) -> None:
     status, body = server.post(as_jpeg(reference_pngs["0_00048.png"]), "image/jpeg")
     assert status == 200
     assert int(np.argmax(body)) == 0
+
+
+def test_a_16_bit_grey_png_is_scaled_not_clipped(server: Server, reference_pngs) -> None:
+    """The SageMaker backend decodes as LiteRT does: a 16-bit grey "7" used to come back "4" at 0.9998."""
+    grey = np.asarray(Image.open(io.BytesIO(reference_pngs["7_00017.png"])))[..., 0].astype(np.uint16) * 257
+    out = io.BytesIO()
+    Image.fromarray(grey).save(out, "PNG")
+    status, body = server.post(out.getvalue(), "image/png")
+    assert status == 200
+    assert int(np.argmax(body)) == 7
+
+
+def test_a_body_over_6_mb_is_refused_from_its_headers(server: Server) -> None:
+    """Refused before a byte of it is read (a client still sending then sees a broken pipe)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest("POST", "/invocations")
+        connection.putheader("Content-Type", "image/png")
+        connection.putheader("Content-Length", str(6 * 1024 * 1024 + 1))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())["error"]) == (413, "PayloadTooLargeError")
+    finally:
+        connection.close()
 
 
 def test_a_json_tensor_single_and_batched(server: Server, reference_pngs, recorded) -> None:

@@ -30,6 +30,13 @@ def s3_error(exc: BaseException, bucket: str, key: str) -> SfnInferenceError | N
     return None
 
 
+def is_unreachable(exc: BaseException) -> bool:
+    """No answer came back at all: no connection, a timeout, or the connection dropped."""
+    from botocore import exceptions  # noqa: PLC0415 - only on an error path; botocore is heavy
+
+    return isinstance(exc, exceptions.ConnectionError | exceptions.ReadTimeoutError | exceptions.ConnectionClosedError)
+
+
 def endpoint_error(exc: BaseException, endpoint: str) -> SfnInferenceError:
     """The model server's own error name when SageMaker relays one (``ModelError``), so the
     state machine's Catch routes the same names on both backends; else an EndpointError."""

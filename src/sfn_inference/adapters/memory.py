@@ -33,6 +33,10 @@ class InMemoryObjectStore:
             found = [(k, self.modified[(b, k)]) for (b, k) in self.objects if b == bucket and k.startswith(prefix)]
         return [ListedKey(key, modified) for key, modified in sorted(found)]
 
+    def has_objects(self, bucket: str, prefix: str) -> bool:
+        with self._lock:
+            return any(b == bucket and k.startswith(prefix) for b, k in self.objects)
+
     def _lookup(self, bucket: str, key: str) -> tuple[bytes, str]:
         try:
             return self.objects[(bucket, key)]

@@ -60,3 +60,11 @@ class S3ObjectStore:
         except Exception as exc:
             raise (s3_error(exc, bucket, prefix) or exc) from None
         return listed
+
+    def has_objects(self, bucket: str, prefix: str) -> bool:
+        """Whether anything is listed under ``prefix`` (one ListObjectsV2 call of one key)."""
+        try:
+            r = self.client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        except Exception as exc:
+            raise (s3_error(exc, bucket, prefix) or exc) from None
+        return bool(r.get("KeyCount", 0))

@@ -70,7 +70,11 @@ class PredictionError(SfnInferenceError):
 
 
 class EndpointError(SfnInferenceError):
-    """The SageMaker endpoint rejected the request or could not be reached."""
+    """The SageMaker endpoint rejected the request, could not be reached, or did not answer in time."""
+
+
+class PayloadTooLargeError(SfnInferenceError):
+    """The image is over the 6 MB a SageMaker endpoint accepts in one InvokeEndpoint request."""
 
 
 class LowConfidenceError(SfnInferenceError):
@@ -81,6 +85,10 @@ class LowConfidenceError(SfnInferenceError):
         self.confidence = confidence
         self.threshold = threshold
         super().__init__(f"confidence {confidence:.4f} for label {label!r} is below the threshold {threshold:.4f}")
+
+
+class MalformedManifestError(SfnInferenceError):
+    """The Distributed Map's ResultWriter manifest or a result file it lists is not what it writes."""
 
 
 class BatchToleranceExceededError(SfnInferenceError):

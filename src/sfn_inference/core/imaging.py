@@ -1,4 +1,9 @@
-"""Decode untrusted image bytes safely and turn them into the model's input tensor."""
+"""Decode untrusted image bytes safely and turn them into the model's input tensor.
+
+Every mode Pillow decodes reaches the model at the 8-bit scale it was trained on: 16-bit
+samples are scaled (never clipped), transparency is composited over black, and a JPEG's EXIF
+orientation is applied. An 8-bit RGB image goes through exactly as it always did.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from sfn_inference.core.bundle import Preprocessing
 from sfn_inference.core.errors import (
@@ -44,11 +49,13 @@ def decode_image(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
+            image: Image.Image = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise DecompressionBombError(f"{width}x{height} exceeds {MAX_PIXELS} pixels")
             image.load()
+            if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+                image = ImageOps.exif_transpose(image)  # a phone's JPEG stores pixels sideways
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DecompressionBombError(str(exc)) from None
     except UnidentifiedImageError as exc:
@@ -56,6 +63,55 @@ def decode_image(data: bytes) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImageError(f"cannot decode the image: {exc}") from None
     return image
+
+
+#: Modes whose samples are 16 bits deep. Pillow's own conversion to 8 bits clips them at 255,
+#: which turns a 16-bit grey digit white: they are scaled here instead. Mode ``I`` (32-bit) is
+#: what a 16-bit PNG decoded to in older Pillow, and what Pillow writes as one: read as 16 bits.
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+#: Modes Pillow converts to L and RGB faithfully, 8 bits a sample, no alpha.
+_EIGHT_BIT_MODES = frozenset({"1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "HSV", "LAB"})
+#: The same pixels over a black background, keyed by a mode with alpha.
+_WITHOUT_ALPHA = {"RGBA": "RGB", "LA": "L", "RGBa": "RGB", "La": "L"}
+
+
+def to_eight_bit(image: Image.Image) -> Image.Image:
+    """The image in a mode of :data:`_EIGHT_BIT_MODES`, at the 8-bit scale.
+
+    - 16-bit samples are scaled by 255/65535 and rounded, never clipped (``v * 257`` gives ``v``).
+    - ``F`` keeps Pillow's own convention: its conversions read floats at the 0-255 scale.
+    - Transparency is composited over black: a transparent pixel carries no ink, whatever
+      colour it hides, and black is the background the model was trained on. An opaque
+      alpha band changes nothing.
+    """
+    if image.mode in _EIGHT_BIT_MODES and "transparency" not in image.info:
+        return image
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode == "F":
+        return _scaled(image)
+    if image.mode not in _WITHOUT_ALPHA:  # P, L or RGB with a transparent colour (tRNS), PA
+        image = image.convert("LA" if image.mode == "L" else "RGBA")
+    bands = np.asarray(image)
+    colour = bands[..., :-1]
+    if image.mode in ("RGBA", "LA"):  # straight alpha; integer rounding is exact at alpha 255
+        colour = (colour.astype(np.uint32) * bands[..., -1:] + 127) // 255
+    return _from_bands(colour.astype(np.uint8), _WITHOUT_ALPHA[image.mode])
+
+
+def _scaled(image: Image.Image) -> Image.Image:
+    samples = np.asarray(image)
+    if image.mode == "F":
+        eight = np.clip(np.rint(samples), 0, 255).astype(np.uint8)
+    else:  # integer rounding of v * 255 / 65535, in 4 bytes a pixel rather than a float's 8
+        wide = np.clip(samples, 0, 65535).astype(np.uint32)
+        eight = ((wide * 255 + 32767) // 65535).astype(np.uint8)
+    transparent = image.info.get("transparency")  # a 16-bit grey PNG's tRNS: one grey value
+    if isinstance(transparent, int) and image.mode != "F":
+        eight[np.asarray(image) == transparent] = 0
+    return Image.fromarray(eight, "L")
+
+
+def _from_bands(bands: np.ndarray, mode: str) -> Image.Image:
+    return Image.fromarray(bands[..., 0] if mode == "L" else bands, mode)
 
 
 def to_tensor(image: Image.Image, spec: Preprocessing) -> np.ndarray:
@@ -66,10 +122,14 @@ def to_tensor(image: Image.Image, spec: Preprocessing) -> np.ndarray:
             f"{width}x{height} cannot be fed to a {spec.width}x{spec.height} model "
             f"(sides must be at least {spec.min_side} px and the aspect ratio at most {MAX_ASPECT_RATIO:g})"
         )
+    mode = image.mode
     try:
+        image = to_eight_bit(image)
+        if image.mode == "LAB" and spec.color_mode != "RGB":
+            image = image.convert("RGB")  # Pillow has no direct path from LAB to L
         image = image.convert(spec.color_mode)
     except (ValueError, OSError) as exc:
-        raise IncompatibleImageError(f"cannot convert mode {image.mode} to {spec.color_mode}: {exc}") from None
+        raise IncompatibleImageError(f"cannot convert mode {mode} to {spec.color_mode}: {exc}") from None
     if image.size != (spec.width, spec.height):
         image = image.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
     pixels = np.asarray(image, dtype=np.float32)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -55,7 +56,8 @@ class ImagePayload(BaseModel):
 
     s3_bucket: str = Field(min_length=1)
     s3_key: str = Field(min_length=1)
-    content_type: str
+    #: Sniffed by serialize; the course's serialize sends none, and classify sniffs the bytes then.
+    content_type: str | None = None
     transport: Transport = "inline"
     image_data: str | None = None
     size_bytes: int | None = None
@@ -89,6 +91,36 @@ def fits_inline(size: int) -> bool:
 
 
 M = TypeVar("M", bound=BaseModel)
+
+#: JSON's names for what ``json.loads`` gives, for messages a user can act on.
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type: ``null``, ``string``, ``array``, ..."""
+    if value is None:
+        return "null"
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def unwrap_envelope(event: Any) -> Any:
+    """The ``body`` of a ``{"statusCode": 200, "body": ...}`` envelope, else ``event`` itself.
+
+    The course's Lambdas (and API Gateway proxies) wrap their answer so; the next state
+    then gets the envelope. The body may be an object or a JSON string of one. A non-2xx
+    envelope is the previous step's failure, not an input.
+    """
+    if not (isinstance(event, Mapping) and "statusCode" in event and "body" in event):
+        return event
+    status, body = event["statusCode"], event["body"]
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except json.JSONDecodeError:
+            raise InvalidEventError(f"the envelope's body is a string but not JSON: {body[:80]!r}") from None
+    if not isinstance(status, int) or not 200 <= status < 300:
+        raise InvalidEventError(f"the previous step answered statusCode {status!r}: {str(body)[:200]}")
+    return body
 
 
 def parse_model(model: type[M], event: Any) -> M:

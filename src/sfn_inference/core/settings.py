@@ -61,3 +61,18 @@ class MonitorConfig(EnvSettings):
     confidence_threshold: float = Field(default=0.93, gt=0.0, le=1.0, alias="CONFIDENCE_THRESHOLD")
     #: The metrics' dimension (the DriftAlarm watches it).
     stack_name: str = Field(default="sfn-inference", alias="STACK_NAME")
+
+
+class BatchConfig(EnvSettings):
+    """What a batch request may ask for, and its defaults: the template's Batch* parameters."""
+
+    bucket: str = Field(min_length=1, alias="IMAGE_BUCKET")
+    #: The prefixes the batch state machine may list and serialize may read (comma-separated).
+    readable_prefixes: str = Field(default="incoming/,test/", min_length=1, alias="READABLE_PREFIXES")
+    batch_size: int = Field(default=16, ge=1, le=256, alias="DEFAULT_BATCH_SIZE")
+    tolerated_failure_percentage: float = Field(default=10, ge=0, le=100, alias="DEFAULT_TOLERATED_FAILURE_PERCENTAGE")
+    max_concurrency: int = Field(default=10, ge=1, le=10_000, alias="DEFAULT_MAX_CONCURRENCY")
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.readable_prefixes.split(",") if p.strip())

@@ -34,6 +34,7 @@ from sfn_inference.core.messages import (
     fits_inline,
     is_settled,
     parse_model,
+    unwrap_envelope,
 )
 from sfn_inference.core.ports import ObjectStore, Predictor
 from sfn_inference.core.predictions import top
@@ -105,22 +106,28 @@ def serialize_batch(event: BatchEvent, store: ObjectStore) -> list[dict[str, Any
 
 
 def load_image(payload: ImagePayload, store: ObjectStore) -> EncodedImage:
-    """The payload's image, inline or read by reference, with the content type serialize sniffed."""
+    """The payload's image, inline or read by reference, with the content type serialize sniffed
+    (or sniffed here, when the course's serialize sent none)."""
     data = payload.image_bytes()
     if data is None:
         if payload.transport != "reference":
-            raise InvalidEventError("image_data is missing and the payload is not marked as a reference")
+            raise InvalidEventError(
+                "image_data is missing and the payload is not marked as a reference: "
+                "send serialize's output (image_data in base64, or transport: reference)"
+            )
         data = store.get(payload.s3_bucket, payload.s3_key)
-    return EncodedImage(data, payload.content_type)
+    return EncodedImage(data, payload.content_type or sniff_content_type(data[:SNIFF_BYTES]))
 
 
 def classify_one(payload: ImagePayload, store: ObjectStore, predictor: Predictor) -> ClassifiedImage:
-    [result] = predictor.predict([load_image(payload, store)])
+    image = load_image(payload, store)
+    [result] = predictor.predict([image])
     if isinstance(result, SfnInferenceError):
         raise result
     prediction = top(result, predictor.labels)
     return ClassifiedImage(
-        **payload.model_dump(exclude={"inferences"}),
+        **payload.model_dump(exclude={"inferences", "content_type"}),
+        content_type=image.content_type,
         inferences=prediction.probabilities,
         label=prediction.label,
         confidence=prediction.confidence,
@@ -159,13 +166,36 @@ def classify_batch(event: BatchEvent, store: ObjectStore, predictor: Predictor) 
 # --- filter ------------------------------------------------------------------------------------------
 
 
-def check_confidence(event: Mapping[str, Any], default_threshold: float) -> Mapping[str, Any]:
-    """Pass ``event`` through unchanged when confident; otherwise raise LowConfidenceError."""
-    result = parse_model(ClassifiedImage, event)
+def check_confidence(event: Any, default_threshold: float) -> Mapping[str, Any]:
+    """Pass ``event`` through unchanged when confident; otherwise raise LowConfidenceError.
+
+    The course's classify sends ``{image_data, s3_bucket, s3_key, inferences}`` (in a
+    ``statusCode``/``body`` envelope): the top probability is the confidence then, and its
+    index the label. That event comes back unwrapped, with the two added.
+    """
+    classified: Mapping[str, Any] = with_answer(unwrap_envelope(event))
+    result = parse_model(ClassifiedImage, classified)
     threshold = result.confidence_threshold or default_threshold
     if result.confidence < threshold:
         raise LowConfidenceError(result.label, result.confidence, threshold)
-    return event
+    return classified
+
+
+def with_answer(event: Any) -> Any:
+    """``event`` with ``label`` and ``confidence`` from its ``inferences`` when it has neither."""
+    if not isinstance(event, Mapping) or "confidence" in event or "label" in event:
+        return event
+    inferences = event.get("inferences")
+    if not inferences:
+        raise InvalidEventError(
+            "no answer to check: send classify's output (label and confidence, or a non-empty inferences list)"
+        )
+    if not isinstance(inferences, list) or not all(
+        isinstance(p, int | float) and not isinstance(p, bool) for p in inferences
+    ):
+        raise InvalidEventError(f"inferences must be a list of probabilities, got {str(inferences)[:80]}")
+    best = max(range(len(inferences)), key=inferences.__getitem__)
+    return {**event, "label": str(best), "confidence": float(inferences[best])}
 
 
 def filter_batch(event: BatchEvent, default_threshold: float) -> list[dict[str, Any]]:

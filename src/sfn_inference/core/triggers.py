@@ -1,8 +1,9 @@
 """Parse the inputs that start the pipeline into one :class:`ObjectRef`.
 
 Three shapes arrive at ``serialize``: the generated test case
-(``{"s3_bucket", "s3_key"}``), an EventBridge "Object Created" event, and a
-classic S3 notification. S3 URL-encodes keys in both notification shapes
+(``{"s3_bucket", "s3_key"}``, with the course's ``"image_data": ""`` or not), an
+EventBridge "Object Created" event, and a classic S3 notification; any of them may
+come in the course's ``{"statusCode": 200, "body": ...}`` envelope. S3 URL-encodes keys in both notification shapes
 ("red flower.png" arrives as "red+flower.png"); the test case carries the raw key.
 """
 
@@ -19,7 +20,13 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sfn_inference.core.errors import InvalidEventError, summarise_validation
-from sfn_inference.core.messages import ObjectRef
+from sfn_inference.core.messages import ObjectRef, json_type, unwrap_envelope
+
+#: What to send instead, in every message about a bad event.
+EXPECTED = (
+    'expected a JSON object: {"s3_bucket": "<bucket>", "s3_key": "<key>"}, '
+    'an EventBridge "Object Created" event, or an S3 event notification'
+)
 
 
 class TestCase(BaseModel):
@@ -33,8 +40,9 @@ class TestCase(BaseModel):
 
 def parse_object_event(event: Any) -> ObjectRef:
     """Return the object an event names, or raise :class:`InvalidEventError`."""
+    event = unwrap_envelope(event)
     if not isinstance(event, Mapping):
-        raise InvalidEventError(f"expected a JSON object, got {type(event).__name__}")
+        raise InvalidEventError(f"{EXPECTED}; got a JSON {json_type(event)}")
     try:
         if "Records" in event:
             return _from_notification(S3Model.model_validate(event))
@@ -43,7 +51,7 @@ def parse_object_event(event: Any) -> ObjectRef:
         case = TestCase.model_validate(event)
         return ObjectRef(bucket=case.s3_bucket, key=case.s3_key)
     except ValidationError as exc:
-        raise InvalidEventError(f"invalid event: {summarise_validation(exc)}") from None
+        raise InvalidEventError(f"invalid event: {summarise_validation(exc)} ({EXPECTED})") from None
 
 
 def _from_eventbridge(event: S3EventNotificationEventBridgeModel) -> ObjectRef:

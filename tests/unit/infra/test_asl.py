@@ -134,3 +134,28 @@ def test_low_confidence_has_its_own_fail_state() -> None:
     assert low["Type"] == other["Type"] == "Fail"
     assert low is not other
     assert low["Error"] == "LowConfidenceError"
+
+
+def test_the_pipelines_catches_work_whatever_the_execution_input_is() -> None:
+    """A Catch with ResultPath "$.error" cannot be applied to a JSON string, array or null input, and
+    the execution ended in States.Runtime; replacing the state data with the error works for any input."""
+    asl = json.loads((ROOT / "statemachine" / "pipeline.asl.json").read_text())
+    for name, state, siblings in walk_states(asl["States"]):
+        for catch in state.get("Catch", []):
+            assert catch["ResultPath"] == "$", name
+            target = siblings[catch["Next"]]
+            assert target.get("CausePath") == "$.Cause" and target.get("ErrorPath", "$.Error") == "$.Error", name
+
+
+def test_the_batch_checks_its_request_before_the_map() -> None:
+    asl = json.loads((ROOT / "statemachine" / "batch.asl.json").read_text())
+    first = asl["States"][asl["StartAt"]]
+    assert first["Parameters"]["Payload"] == {
+        "mode": "check",
+        "request.$": "$",
+        "execution.$": "$$.Execution.Name",
+        "started_at.$": "$$.Execution.StartTime",
+    }
+    choice = asl["States"][first["Next"]]
+    assert choice["Choices"] == [{"Variable": "$.empty", "BooleanEquals": True, "Next": "Report"}]
+    assert choice["Default"] == "ClassifyPrefix"
