@@ -45,7 +45,8 @@ def summarise(sfn: Any, execution_arn: str, *, history: bool = False) -> Executi
     summary.key = _input_key(d.get("input"))
     if d["status"] == "SUCCEEDED" and d.get("output"):
         output = json.loads(d["output"])
-        summary.label, summary.confidence = output.get("label"), output.get("confidence")
+        if isinstance(output, dict):
+            summary.label, summary.confidence = output.get("label"), output.get("confidence")
     summary.error, summary.cause = d.get("error"), d.get("cause")
     if history or d["status"] != "SUCCEEDED":
         events = _history(sfn, execution_arn)
@@ -59,6 +60,8 @@ def _input_key(raw: str | None) -> str | None:
     try:
         data = json.loads(raw or "{}")
     except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):  # a JSON string, array or null: the execution failed by name, no key
         return None
     if "s3_key" in data:
         return str(data["s3_key"])
