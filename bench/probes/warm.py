@@ -100,7 +100,7 @@ def main() -> int:
     module: Any = sys.modules[name]
     handler = module.lambda_handler
     deps: Classify = module.deps
-    inner = getattr(deps.predictor, "inner", deps.predictor)
+    inner = deps.timer.inner
     if not isinstance(inner, LiteRTImagePredictor):
         raise SystemExit(f"expected the LiteRT backend, got {type(inner).__name__}")
     context = Context()
@@ -118,7 +118,7 @@ def main() -> int:
     }
     pending: dict[str, str] = {}
     if not args.raw_only:
-        bare = dataclasses.replace(deps, predictor=inner, capture=None)  # the same interpreter, no writer
+        bare = dataclasses.replace(deps, predictor=deps.timer, capture=None)  # the same interpreter, no writer
 
         def without_capture(i: int) -> object:
             module.deps = bare  # the handler reads the module global on each call

@@ -107,8 +107,10 @@ class LogPublisher:
                         backend.create_log_group(group, {})
                     if stream not in backend.groups[group].streams:
                         backend.create_log_stream(group, stream)
-                    events = [{"timestamp": ms, "message": line} for ms, line in lines]
-                    backend.put_log_events(group, stream, events)
+                    # The runtime's lines and the handler's come from two threads: put them in time
+                    # order, in batches PutLogEvents accepts, as Lambda's log agent does.
+                    for batch in put_batches(sorted(lines, key=lambda entry: entry[0])):
+                        backend.put_log_events(group, stream, [{"timestamp": ms, "message": m} for ms, m in batch])
                     for listener in self.listeners:
                         listener(group, [line for _, line in lines])
                 except Exception:  # a log sink never fails an invocation; the file log has every line
@@ -124,6 +126,24 @@ class LogPublisher:
         self._stop.set()
         self._thread.join(timeout=5)
         self.flush()
+
+
+#: PutLogEvents' limits: 10,000 events and 1,048,576 bytes (each event counting 26 bytes more).
+MAX_PUT_EVENTS = 10_000
+MAX_PUT_BYTES = 1_048_576
+
+
+def put_batches(lines: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    batches: list[list[tuple[int, str]]] = [[]]
+    size = 0
+    for entry in lines:
+        cost = len(entry[1].encode()) + 26
+        if batches[-1] and (len(batches[-1]) >= MAX_PUT_EVENTS or size + cost > MAX_PUT_BYTES):
+            batches.append([])
+            size = 0
+        batches[-1].append(entry)
+        size += cost
+    return [b for b in batches if b]
 
 
 @dataclass
