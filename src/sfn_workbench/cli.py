@@ -28,7 +28,7 @@ from sfn_workbench.demo_captures import (
     notebook_command,
     wait_for_records,
 )
-from sfn_workbench.localcloud import control
+from sfn_workbench.localcloud import control, s3_persistence
 from sfn_workbench.localcloud.executions import ExecutionSummary, list_execution_arns, summarise, tally
 from sfn_workbench.localcloud.naming import execution_name
 from sfn_workbench.paths import state_dir as default_state_dir
@@ -92,23 +92,32 @@ def up(
     detach: Annotated[bool, typer.Option(help="leave the local cloud running in the background")] = False,
     backend: Annotated[str, typer.Option(help="litert, sagemaker or both")] = "litert",
     max_workers: Annotated[int, typer.Option(help="execution environments per function")] = 4,
+    fresh: Annotated[
+        bool, typer.Option(help="start empty: forget the S3 objects and function logs the last run kept")
+    ] = False,
     state_dir: StateDir = None,
 ) -> None:
-    """Start the local cloud and deploy infra/template.yaml into it (into the running one, if there is one)."""
+    """Start the local cloud and deploy infra/template.yaml into it (into the running one, if there is one).
+
+    The S3 objects the last run kept come back, unless ``--fresh``.
+    """
     backends = _backends(backend)
     running = control.find(state_dir)
     if running is not None:
+        if fresh:
+            raise _fail("--fresh starts a new local cloud, but one is running: `sfn-inference down` first")
         _deploy_into_running(running, backends)
         return
     started = time.monotonic()
     try:
-        cloud = control.start(state_dir, max_workers)
+        cloud = control.start(state_dir, max_workers, fresh=fresh)
     except control.LocalCloudError as exc:
         raise _fail(str(exc)) from None
     console.print(
         f"local cloud at [bold]{cloud.ctx.endpoint_url}[/bold] (pid {cloud.pid}), "
         f"ready in {time.monotonic() - started:.2f} s"
     )
+    print_restored(cloud, fresh)
     try:
         for name in backends:
             t0 = time.monotonic()
@@ -154,15 +163,43 @@ def _deploy_into_running(cloud: control.LocalCloud, backends: list[str]) -> None
     console.print("\npoint the AWS CLI and boto3 at it:\n" + "\n".join(env_lines(cloud)))
 
 
+def print_restored(cloud: control.LocalCloud, fresh: bool) -> None:
+    where = s3_persistence.store_dir(cloud.ctx.state_dir)
+    if fresh:
+        console.print(f"started fresh: no S3 objects restored ({where} was cleared)")
+        return
+    tally = s3_persistence.read_tally(cloud.ctx.state_dir, s3_persistence.RESTORED_FILE)
+    if tally and tally.objects:
+        console.print(
+            f"restored {tally.objects} S3 object(s) ({_megabytes(tally.bytes)}) in {tally.buckets} bucket(s) "
+            f"from {where}; no event is sent for them (`up --fresh` starts empty)"
+        )
+        console.print(f"not kept from the last run: {s3_persistence.NOT_KEPT}")
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_048_576:.1f} MB"
+
+
 @app.command()
 def down(state_dir: StateDir = None) -> None:
-    """Stop the local cloud (its state is in memory: everything deployed is gone)."""
+    """Stop the local cloud; its S3 objects are saved in the state directory and come back on `up`."""
     looked_in = state_dir or default_state_dir()
     cloud = control.find(looked_in)
     if cloud is None:
         raise _fail(f"no local cloud is running (looked in {looked_in})")
+    started = time.monotonic()
     cloud.stop()
-    console.print(f"stopped the local cloud (pid {cloud.pid})")
+    console.print(f"stopped the local cloud (pid {cloud.pid}) in {time.monotonic() - started:.2f} s")
+    where = s3_persistence.store_dir(cloud.ctx.state_dir)
+    tally = s3_persistence.read_tally(cloud.ctx.state_dir, s3_persistence.SAVED_FILE)
+    if tally is None:
+        raise _fail(f"the S3 objects were not saved: see {cloud.ctx.state_dir / 'server.log'}")
+    console.print(
+        f"kept {tally.objects} S3 object(s) ({_megabytes(tally.bytes)}) in {tally.buckets} bucket(s) under {where}: "
+        "they come back on the next `up` (`up --fresh` starts empty)"
+    )
+    console.print(f"not kept: {s3_persistence.NOT_KEPT}")
 
 
 @app.command()
