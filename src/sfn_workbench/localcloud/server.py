@@ -42,6 +42,7 @@ PLUGINS = (
     "speedups_plugin",
     "lambda_plugin",
     "eventbridge_plugin",
+    "stepfunctions_plugin",
     "s3_plugin",
     "distributed_map_plugin",
     "sagemaker",
