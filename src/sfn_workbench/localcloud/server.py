@@ -36,9 +36,10 @@ def configure_moto(port: int) -> None:
 CLEANUPS: list[Callable[[], None]] = []
 
 
-#: Every plugin, in install order (speedups first: the distributed-map plugin wraps the cached parser).
+#: Every plugin, in install order (speedups before distributed_map: it wraps the cached parser).
 #: Each declares its moto patch targets in ``PATCH_TARGETS``.
 PLUGINS = (
+    "origin_plugin",
     "speedups_plugin",
     "lambda_plugin",
     "eventbridge_plugin",
