@@ -399,9 +399,12 @@ def print_tally(counts: dict[str, Any]) -> None:
 
 @app.command()
 def logs(
-    function: Annotated[str, typer.Argument(help="serialize, classify, filter, or a full function name")],
+    function: Annotated[str, typer.Argument(help="serialize, classify, filter, report, or a full function name")],
     backend: StackOpt = "litert",
     lines: Annotated[int, typer.Option("--lines", "-n", help="last N lines")] = 50,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="then print new lines as they come, until Ctrl-C")
+    ] = False,
     state_dir: StateDir = None,
 ) -> None:
     """Show a function's logs (START/END/REPORT lines and the handler's own output)."""
@@ -414,10 +417,35 @@ def logs(
     }
     name = names.get(function.lower(), function)
     path = cloud.ctx.logs_dir / f"{name}.log"
-    if not path.exists():
+    if not path.exists() and not follow:
         known = ", ".join(sorted(names))
         raise _fail(f"no logs for {name} yet (functions: {known})")
-    print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+    position = 0
+    if path.exists():
+        data = path.read_bytes()
+        position = len(data)
+        print("\n".join(data.decode(errors="replace").splitlines()[-lines:]), flush=True)
+    if follow:
+        with contextlib.suppress(KeyboardInterrupt):
+            follow_file(path, position)
+
+
+def follow_file(path: Path, position: int, poll_s: float = 0.2) -> None:
+    """Print the lines appended to ``path`` after ``position``, until interrupted (``tail -F``)."""
+    pending = b""
+    while True:
+        size = path.stat().st_size if path.exists() else 0
+        if size < position:  # truncated or replaced (`up --fresh`): start again from the top
+            position, pending = 0, b""
+        if size > position:
+            with path.open("rb") as f:
+                f.seek(position)
+                chunk = f.read(size - position)
+            position += len(chunk)
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                print(line.decode(errors="replace"), flush=True)
+        time.sleep(poll_s)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
