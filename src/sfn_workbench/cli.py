@@ -141,7 +141,7 @@ def up(
     except KeyboardInterrupt:
         pass
     finally:
-        cloud.stop()
+        stop_and_report(cloud)
 
 
 def _deploy_into_running(cloud: control.LocalCloud, backends: list[str]) -> None:
@@ -188,6 +188,11 @@ def down(state_dir: StateDir = None) -> None:
     cloud = control.find(looked_in)
     if cloud is None:
         raise _fail(f"no local cloud is running (looked in {looked_in})")
+    stop_and_report(cloud)
+
+
+def stop_and_report(cloud: control.LocalCloud) -> None:
+    """Stop the cloud, then say what it kept for the next `up` and what it did not."""
     started = time.monotonic()
     cloud.stop()
     console.print(f"stopped the local cloud (pid {cloud.pid}) in {time.monotonic() - started:.2f} s")
