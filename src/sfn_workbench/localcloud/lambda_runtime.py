@@ -495,6 +495,7 @@ class LambdaService:
         self._publish = publish  # log group -> where its log lines go besides the file
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
+        self._accepting: Collection[str] | None = None  # None: every function; once stopping, those kept
 
     def pool(self, spec: FunctionSpec) -> FunctionPool:
         with self._lock:
