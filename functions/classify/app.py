@@ -7,7 +7,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sfn_inference.core.messages import BatchEvent, ImagePayload, is_batch, parse_model, unwrap_envelope
 from sfn_inference.core.stages import classify_batch, classify_one
-from sfn_inference.observability import CaptureMeter, model_dimensions, observing, record_batch_items, record_inferences
+from sfn_inference.observability import (
+    CaptureMeter,
+    model_dimensions,
+    observing,
+    record_batch_items,
+    record_inferences,
+    traced,
+)
 from sfn_inference.roots import classify
 
 logger = Logger()
@@ -17,6 +24,7 @@ metrics.set_default_dimensions(**model_dimensions(deps.bundle))
 meter = CaptureMeter()
 
 
+@traced
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:

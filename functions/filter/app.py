@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sfn_inference.core.errors import LowConfidenceError
 from sfn_inference.core.messages import BatchEvent, is_batch, parse_model
 from sfn_inference.core.stages import check_confidence, filter_batch
-from sfn_inference.observability import observing
+from sfn_inference.observability import observing, traced
 from sfn_inference.roots import filter as filter_root
 
 logger = Logger()
@@ -18,6 +18,7 @@ metrics = Metrics()
 deps = filter_root.build()
 
 
+@traced
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: LambdaContext) -> Mapping[str, Any]:

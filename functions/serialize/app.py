@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sfn_inference.core.messages import BatchEvent, is_batch, parse_model
 from sfn_inference.core.stages import serialize_batch, serialize_object
 from sfn_inference.core.triggers import parse_object_event
-from sfn_inference.observability import count_errors, observing
+from sfn_inference.observability import count_errors, observing, traced
 from sfn_inference.roots import serialize
 
 logger = Logger()
@@ -16,6 +16,7 @@ metrics = Metrics()
 deps = serialize.build()
 
 
+@traced
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=False, clear_state=True)  # keys appended below are per object
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:

@@ -226,6 +226,8 @@ class Worker:
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
             **ctx.aws_env(),
+            # No X-Ray daemon here: Powertools' Tracer stays off (and out of the cold start) locally.
+            "POWERTOOLS_TRACE_DISABLED": "true",
             **spec.environment,
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
