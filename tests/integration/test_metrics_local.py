@@ -88,8 +88,12 @@ def test_embedded_metric_format_lines_become_metric_data(alarmed) -> None:
     report = json.loads(cloud.client("lambda").invoke(FunctionName=monitor, Payload=b"{}")["Payload"].read())
     assert report["status"] in {"no data", "insufficient data", "ok", "violations"}
     dims = [{"Name": "Stack", "Value": stack["name"]}, {"Name": "service", "Value": "sfn-inference"}]
-    listed = wait_until(lambda: cloud.client("cloudwatch").list_metrics(Namespace="SfnInference")["Metrics"])
-    assert {"MonitoredInferences", "ConstraintViolations"} <= {m["MetricName"] for m in listed}
+    wanted = {"MonitoredInferences", "ConstraintViolations"}
+
+    def names() -> set[str]:
+        return {m["MetricName"] for m in cloud.client("cloudwatch").list_metrics(Namespace="SfnInference")["Metrics"]}
+
+    assert wait_until(lambda: wanted <= names()), names()
 
     def monitored() -> list[Any]:
         now = datetime.now(UTC)
