@@ -76,7 +76,11 @@ def api_base_url(cloud: control.LocalCloud, stack_name: str) -> str | None:
 def print_routes(cloud: control.LocalCloud, stack_name: str) -> None:
     """As `sam local start-api` does: each route, its function, its local URL."""
     for route in cloud.http_routes(stack_name):
-        console.print(f"  mounted {route.function} at [bold]{route.url}[/bold] [{route.method}]", highlight=False)
+        console.print(
+            f"  mounted {route.function} at [bold]{route.url}[/bold] \\[{route.method}]",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
