@@ -28,11 +28,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import batch_keys, coldstart, package, pipeline, reliability, report, startup, warm
+from bench import batch_keys, coldstart, http_api, package, pipeline, reliability, report, startup, warm
 from bench.common import ROOT, TRAIN_PYTHON, Settings
 from bench.workspace import Workspace, cpu_count
 
-SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "reliability")
+SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "http", "reliability")
 
 
 def machine() -> dict[str, Any]:
@@ -140,11 +140,12 @@ def run(settings: Settings, scratch: Path) -> dict[str, Any]:
             results["batch_keys"] = guarded(
                 f"batch of {batch_keys.KEYS:,} keys", timings, lambda: batch_keys.measure(settings, cloud)
             )
+            results["http"] = guarded("HTTP API", timings, lambda: http_api.measure(ws, settings, cloud))
         finally:
             cloud.stop()
     else:
         failed = {"status": "error", "reason": main_cloud.get("reason", "")}
-        results["warm"] = results["pipeline"] = results["batch_keys"] = failed
+        results["warm"] = results["pipeline"] = results["batch_keys"] = results["http"] = failed
 
     def more_cycles() -> dict[str, Any]:
         for i in range(1, settings.startup_cycles):

@@ -13,6 +13,7 @@ Python runtime ships them.
 
 from __future__ import annotations
 
+import ast
 import base64
 import glob
 import json
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,15 +51,22 @@ def functions() -> tuple[str, ...]:
 
 ARCHES = ("x86_64", "arm64")
 #: What each function needs besides code, relative to the root and to the task root alike.
-BUNDLES = {"classify": [Path("models") / "digits"], "monitor": [Path("models") / "digits"]}
+BUNDLES = {
+    "classify": [Path("models") / "digits"],
+    "monitor": [Path("models") / "digits"],
+    "digits": [Path("models") / "digits"],
+    "fashion": [Path("models") / "fashion"],
+}
 #: In the Lambda Python runtime already (botocore alone is ~30 MB unzipped).
 LAMBDA_PROVIDED = {"boto3", "botocore", "s3transfer"}
 #: Distributions only some functions load. LiteRT and what it pulls in (ml-dtypes,
-#: protobuf, flatbuffers) are about a third of an artifact, and only classify runs it.
-ONLY_FOR = {"ai-edge-litert": {"classify"}}
+#: protobuf, flatbuffers) are about a third of an artifact: only the functions that run a model get it.
+ONLY_FOR = {"ai-edge-litert": {"classify", "digits", "fashion"}}
 #: Lambda limits for a .zip function: unzipped (function and layers) and direct-upload zipped.
 MAX_UNZIPPED = 262_144_000
 MAX_ZIPPED = 52_428_800
+#: This project's own budget per artifact, unzipped: a cold start reads it all from the network.
+BUDGET_UNZIPPED = 100 * 1_048_576
 #: Not loaded by ``ai_edge_litert.interpreter`` on CPU (checked with /proc/self/maps):
 #: the WebGPU accelerator, the NPU ahead-of-time compiler, vendor dispatch plugins, CLI tools.
 UNUSED_PATHS = (
@@ -66,11 +74,15 @@ UNUSED_PATHS = (
     "ai_edge_litert/aot",
     "ai_edge_litert/vendors",
     "ai_edge_litert/tools",
-    # Powertools' REST event handler (with a bundled Swagger UI): no handler here serves HTTP.
-    "aws_lambda_powertools/event_handler",
+    # The Swagger UI's script and styles, served only by a resolver with enable_swagger (none here).
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
     # numpy's Fortran wrapper generator, a build tool that `import numpy` never loads.
     "numpy/f2py",
 )
+#: Trimmed from each artifact whose handler does not import the module: only the HTTP functions
+#: (``functions/<name>/app.py`` importing Powertools' event handler) keep it.
+UNLESS_IMPORTED = {"aws_lambda_powertools/event_handler": "aws_lambda_powertools.event_handler"}
 #: Shared libraries nothing here loads: Pillow's AVIF codec (decode_image opens PNG and JPEG
 #: only) and numpy's SIMD test module (numpy's own tests import it, `import numpy` does not).
 UNUSED_GLOBS = ("PIL/_avif.*.so", "pillow.libs/libavif-*", "numpy/_core/_simd.*.so")
@@ -109,7 +121,7 @@ def build_function(
         shutil.copytree(root / bundle, out / bundle, ignore=ignore)
     if with_deps:
         install_dependencies(function, out, python_version=python_version, arch=arch)
-        trim(out)
+        trim(out, keep=kept_paths(function))
     return out
 
 
@@ -190,9 +202,21 @@ def _without_lambda_provided(resolution: list[dict[str, Any]]) -> list[str]:
     return sorted(f"{by_name[n]['metadata']['name']}=={by_name[n]['metadata']['version']}" for n in keep)
 
 
-def trim(artifact: Path) -> None:
+def kept_paths(function: str) -> set[str]:
+    """The :data:`UNLESS_IMPORTED` paths this function's handler needs, by what ``app.py`` imports."""
+    tree = ast.parse((project_root() / "functions" / function / "app.py").read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    return {
+        path
+        for path, module in UNLESS_IMPORTED.items()
+        if any(name == module or name.startswith(f"{module}.") for name in imported)
+    }
+
+
+def trim(artifact: Path, keep: Collection[str] = ()) -> None:
     """Delete what Lambda never loads; ``check_artifacts`` runs the handlers on the result to prove it."""
-    for relative in UNUSED_PATHS:
+    for relative in [*UNUSED_PATHS, *(p for p in UNLESS_IMPORTED if p not in keep)]:
         path = artifact / relative
         if path.is_dir():
             shutil.rmtree(path)
@@ -359,6 +383,53 @@ def check_artifacts(artifacts: dict[str, Path], python: str) -> list[str]:
     return lines
 
 
+#: What the HTTP functions are checked with: a reference image each, and the label it must get.
+HTTP_CHECKS = {
+    "digits": (Path("models") / "digits" / "reference" / "0_00048.png", "0"),
+    "fashion": (Path("models") / "fashion" / "reference" / "trouser_00002.png", "trouser"),
+}
+
+
+def check_http_artifacts(artifacts: dict[str, Path], python: str) -> list[str]:
+    """Each HTTP function answers API Gateway's 2.0 event for its route with the right label: digits
+    a PNG body, fashion an ``s3://`` URL read through its root's store; and each logs one capture line."""
+    root = project_root()
+    lines = []
+    for function, (image_path, label) in HTTP_CHECKS.items():
+        if function not in artifacts:
+            continue
+        image = (root / image_path).read_bytes()
+        event = json.loads((root / "events" / "http_api_predict.json").read_text())
+        route = f"/{function}/predict"
+        event["routeKey"] = event["requestContext"]["routeKey"] = f"POST {route}"
+        event["rawPath"] = event["requestContext"]["http"]["path"] = f"/Prod{route}"
+        s3_object = None
+        if function == "fashion":
+            s3_object = {"bucket": "sfn-inference-check", "key": f"test/{image_path.name}",
+                         "body": base64.b64encode(image).decode(), "content_type": "image/png"}  # fmt: skip
+            body = json.dumps({"url": f"s3://{s3_object['bucket']}/{s3_object['key']}"})
+            event.update(body=body, isBase64Encoded=False)
+            event["headers"]["content-type"] = "application/json"
+        else:
+            event.update(body=base64.b64encode(image).decode(), isBase64Encoded=True)
+        env = {
+            "MODEL_DIR": f"models/{image_path.parts[1]}",
+            "LITERT_NUM_THREADS": "1",
+            "CAPTURE_DESTINATION_S3_URI": "s3://sfn-inference-check/captures",
+            "CAPTURE_ENDPOINT_NAME": "check",
+        }
+        run = invoke_artifact(
+            artifacts[function], [event], python=python, env=env, s3_object=s3_object, function=function
+        )
+        [response] = _results(run, function, artifacts[function])
+        answer = json.loads(response.get("body") or "{}")
+        captured = [line for line in run["stdout"].splitlines() if line.startswith(f'{{"{CAPTURE_KEY}"')]
+        if response.get("statusCode") != 200 or answer.get("label") != label or len(captured) != 1:
+            raise PackagingError(f"{function}: {str(response)[:300]} ({len(captured)} capture lines)")
+        lines.append(f"{function:<10} POST {route} {image_path.name} -> 200 {label} ({answer['score']:.4f})")
+    return lines
+
+
 def _results(run: dict[str, Any], function: str, artifact: Path) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = run["results"]
     for name, origin in run["origins"].items():
@@ -408,6 +479,8 @@ class Artifact:
             found.append(f"unzipped {_mb(self.unzipped)} > {_mb(MAX_UNZIPPED)}")
         if self.zipped > MAX_ZIPPED:
             found.append(f"zipped {_mb(self.zipped)} > {_mb(MAX_ZIPPED)} (direct upload)")
+        if self.unzipped > BUDGET_UNZIPPED:
+            found.append(f"unzipped {_mb(self.unzipped)} > the project's budget of {_mb(BUDGET_UNZIPPED)}")
         return found
 
 
@@ -451,10 +524,12 @@ def _mb(size: int) -> str:
 
 
 def _table(artifacts: list[Artifact]) -> str:
-    rows = [f"{'artifact':<12}{'unzipped':>12}{'zipped':>12}  Lambda limits: {_mb(MAX_UNZIPPED)} / {_mb(MAX_ZIPPED)}"]
+    width = max([len("artifact"), *(len(a.function) + 4 for a in artifacts)]) + 2
+    limits = f"Lambda limits: {_mb(MAX_UNZIPPED)} / {_mb(MAX_ZIPPED)}; budget {_mb(BUDGET_UNZIPPED)} unzipped"
+    rows = [f"{'artifact':<{width}}{'unzipped':>12}{'zipped':>12}  {limits}"]
     for a in artifacts:
         verdict = "; ".join(a.problems) or "ok"
-        rows.append(f"{a.function + '.zip':<12}{_mb(a.unzipped):>12}{_mb(a.zipped):>12}  {verdict}")
+        rows.append(f"{a.function + '.zip':<{width}}{_mb(a.unzipped):>12}{_mb(a.zipped):>12}  {verdict}")
     return "\n".join(rows)
 
 
@@ -492,7 +567,7 @@ def package_command(
         print(_table(artifacts))
         print(f"deploy template: {out / 'template.json'}")
         if any(a.problems for a in artifacts):
-            raise typer.Exit(_fail("over a Lambda size limit"))
+            raise typer.Exit(_fail("over a Lambda size limit or the project's budget"))
         if not no_check:
             check_all(artifacts, arch, python_version)
     except PackagingError as exc:
@@ -512,10 +587,11 @@ def check_all(artifacts: list[Artifact], arch: str, python_version: str) -> None
         print(f"check skipped: {why}; the artifacts are built but not run")
         return
     print(f"checking the artifacts with {python}:")
-    for line in check_artifacts({a.function: a.directory for a in artifacts}, python):
+    directories = {a.function: a.directory for a in artifacts}
+    for line in [*check_artifacts(directories, python), *check_http_artifacts(directories, python)]:
         print(f"  ok  {line}")
     for artifact in artifacts:
-        if artifact.function not in PIPELINE:  # no fixture to invoke it with: import it all
+        if artifact.function not in (*PIPELINE, *HTTP_CHECKS):  # no fixture to invoke it with: import it all
             invoke_artifact(artifact.directory, [], python=python)
             print(f"  ok  {artifact.function:<10} imports its handler and every packaged module")
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup")
+SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "http", "reliability")
 
 
 def test_quick_bench_writes_every_section(tmp_path) -> None:
@@ -32,6 +32,8 @@ def test_quick_bench_writes_every_section(tmp_path) -> None:
     assert results["warm"]["in_process"]["t1"]["per_image"]["raw_b1"]["median"] > 0
     assert results["pipeline"]["per_image_executions"]["executions_per_s"]["median"] > 0
     assert results["startup"]["ready"]["median"] > 0
+    assert results["http"]["round_trip"]["digits"]["ratio"] > 0
+    assert results["http"]["cold_start"]["fashion"]["ratio_over_bare"] > 0
     assert results["targets"] and all(t["met"] in (True, False, None) for t in results["targets"])
     table = (tmp_path / "latest.md").read_text()
     assert "| measure | figure |" in table

@@ -97,3 +97,31 @@ class BatchToleranceExceededError(SfnInferenceError):
 
 class BatchIncompleteError(SfnInferenceError):
     """A key under the batch's prefix, there before the batch started, has no row: items were lost."""
+
+
+# --- the HTTP routes -----------------------------------------------------------------------------------
+# Their status codes are in sfn_inference.core.http, the one place errors become HTTP answers.
+
+
+class UnsupportedMediaTypeError(SfnInferenceError):
+    """The request's Content-Type is not one the route accepts."""
+
+
+class RequestTooLargeError(SfnInferenceError):
+    """The request body is larger than the route accepts."""
+
+
+class UrlRefusedError(SfnInferenceError):
+    """The URL may not be fetched: its scheme, its credentials, or the address its host resolves to."""
+
+
+class UrlFetchError(SfnInferenceError):
+    """The URL was allowed but could not be fetched: DNS, connection, HTTP status or redirects."""
+
+
+class UrlTimeoutError(UrlFetchError):
+    """The server behind the URL did not connect or answer within the fetch's time limits."""
+
+
+class UrlTooLargeError(UrlFetchError):
+    """The object behind the URL is larger than the fetch's byte cap."""

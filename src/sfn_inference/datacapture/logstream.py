@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sfn_inference.datacapture.writer import CaptureConfig, CaptureSink, CaptureWriter, capture_path
+from sfn_inference.core.ports import ObjectStore
+from sfn_inference.datacapture.writer import CaptureConfig, CaptureSink, CaptureWriter, capture_path, sink_for
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +74,12 @@ class LogStreamWriter(CaptureWriter):
             self.counters.captured += 1
             self.counters.files_written += 1
             self.counters.written_records += 1
+
+
+def writer_from_env(store: ObjectStore, env: Mapping[str, str] | None = None) -> LogStreamWriter | None:
+    """The in-Lambda capture writer when ``CAPTURE_*`` is set (else None): each record a log line,
+    a record too big for one log event written to S3 through ``store``."""
+    config = CaptureConfig.from_env(env)
+    if config is None:
+        return None
+    return LogStreamWriter(config, sink_for(config.data_capture.destination_s3_uri, store))

@@ -47,6 +47,7 @@ PLUGINS = (
     "s3_plugin",
     "distributed_map_plugin",
     "sagemaker",
+    "apigateway_plugin",
     "schedule_plugin",
     "metrics_plugin",
     "s3_persistence",

@@ -247,27 +247,88 @@ def test_uploads_under_the_incoming_prefix_start_the_state_machine_directly(sam:
     assert invoked_by_events == [{"Ref": "MonitorFunction"}], (
         "the upload rule targets the state machine, no glue Lambda"
     )
+    assert {p["Principal"] for p in permissions} == {
+        "logs.amazonaws.com",
+        "apigateway.amazonaws.com",
+        "events.amazonaws.com",
+    }
 
 
 def test_in_lambda_captures_reach_s3_through_the_log_and_the_compactor(sam: dict[str, Any]) -> None:
     litert, sagemaker = deployed(sam), deployed(sam, Backend="sagemaker")
-    [subscription] = [
-        r["Properties"] for r in litert["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"
-    ]
-    assert subscription["LogGroupName"] == {"Ref": "ClassifyLogGroup"}
-    assert subscription["DestinationArn"] == {"Fn::GetAtt": ["CaptureCompactorFunction", "Arn"]}
-    assert subscription["FilterPattern"] == FILTER_PATTERN
-    [permission] = [
-        r["Properties"]
-        for r in litert["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "logs.amazonaws.com"
-    ]
-    assert permission["SourceArn"] == {"Fn::GetAtt": ["ClassifyLogGroup", "Arn"]}
-    assert not [r for r in sagemaker["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"]
+
+    def subscribed(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        found = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"]
+        return {f["LogGroupName"]["Ref"]: f for f in found}
+
+    def allowed_sources(cfn: dict[str, Any]) -> list[Any]:
+        permissions = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+        return sorted((p["SourceArn"] for p in permissions if p["Principal"] == "logs.amazonaws.com"), key=str)
+
+    # classify (LiteRT backend only) and the HTTP API's model functions (always in-Lambda) capture.
+    groups = ["ClassifyLogGroup", "DigitsLogGroup", "FashionLogGroup"]
+    assert sorted(subscribed(litert)) == groups
+    for subscription in subscribed(litert).values():
+        assert subscription["DestinationArn"] == {"Fn::GetAtt": ["CaptureCompactorFunction", "Arn"]}
+        assert subscription["FilterPattern"] == FILTER_PATTERN
+    assert allowed_sources(litert) == [{"Fn::GetAtt": [g, "Arn"]} for g in groups]
+    assert sorted(subscribed(sagemaker)) == groups[1:]
+    assert allowed_sources(sagemaker) == [{"Fn::GetAtt": [g, "Arn"]} for g in groups[1:]]
     compactor = litert["Resources"]["CaptureCompactorRole"]
     assert {s["Sid"]: s["Resource"] for s in statements(compactor)}["WriteCaptures"] == {
         "Fn::Sub": "${ImageBucket.Arn}/captures/*"
     }
+
+
+# ------------------------------------------------------------------ HTTP API
+def test_one_http_api_payload_2_0_routes_to_the_model_functions(sam: dict[str, Any]) -> None:
+    assert sam["Resources"]["HttpApi"]["Type"] == "AWS::Serverless::HttpApi"
+    cfn = deployed(sam)
+    api = cfn["Resources"]["HttpApi"]
+    assert api["Type"] == "AWS::ApiGatewayV2::Api"
+    routes = {
+        f"{method.upper()} {path}": op["x-amazon-apigateway-integration"]
+        for path, item in api["Properties"]["Body"]["paths"].items()
+        for method, op in item.items()
+    }
+    assert {"POST /digits/predict", "POST /fashion/predict"} <= set(routes)
+    for key, function in (("POST /digits/predict", "DigitsFunction"), ("POST /fashion/predict", "FashionFunction")):
+        assert routes[key]["payloadFormatVersion"] == "2.0"
+        assert routes[key]["type"] == "aws_proxy"
+        assert f"${{{function}.Arn}}" in routes[key]["uri"]["Fn::Sub"]
+    [stage] = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert (stage["StageName"], stage["AutoDeploy"]) == ("Prod", True)
+    invokers = [
+        r["Properties"]
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    own_route = {"DigitsFunction": "/POST/digits/predict", "FashionFunction": "/POST/fashion/predict"}
+    by_function = {p["FunctionName"]["Ref"]: p["SourceArn"]["Fn::Sub"] for p in invokers}
+    for function, route in own_route.items():  # each function may be invoked by its own route of this API only
+        template, values = by_function[function]
+        assert values["__ApiId__"] == {"Ref": "HttpApi"}
+        assert template.endswith(route)
+
+
+def test_http_functions_run_their_bundles_capture_and_bound_the_url_fetch(sam: dict[str, Any]) -> None:
+    for backend in ("litert", "sagemaker"):  # always in-Lambda, whatever Backend says
+        cfn = deployed(sam, Backend=backend)
+        digits, fashion = env(cfn, "DigitsFunction"), env(cfn, "FashionFunction")
+        assert digits["MODEL_DIR"] == "models/digits" and fashion["MODEL_DIR"] == "models/fashion"
+        for name, variables in (("digits", digits), ("fashion", fashion)):
+            assert variables["CAPTURE_DESTINATION_S3_URI"] == {"Fn::Sub": "s3://${ImageBucket}/captures"}
+            assert variables["CAPTURE_ENDPOINT_NAME"] == {"Fn::Sub": f"${{AWS::StackName}}-{name}"}
+        assert fashion["URL_ALLOW_HOSTS"] == {"Ref": "UrlAllowHosts"}
+        assert cfn["Parameters"]["UrlAllowHosts"]["Default"] == ""  # on AWS: public addresses only
+        fetch_s = float(fashion["URL_TOTAL_TIMEOUT_S"])
+        assert fetch_s + 5 < cfn["Resources"]["FashionFunction"]["Properties"]["Timeout"] < 30
+        reads = {s["Sid"]: s for s in statements(cfn["Resources"]["FashionRole"])}["ReadImagesByS3Url"]
+        assert reads["Resource"] == [
+            {"Fn::Sub": "${ImageBucket.Arn}/${IncomingPrefix}*"},
+            {"Fn::Sub": "${ImageBucket.Arn}/test/*"},
+        ]
+        assert "s3:GetObject" not in str(statements(cfn["Resources"]["DigitsRole"]))
 
 
 # ----------------------------------------------------------------- SageMaker
