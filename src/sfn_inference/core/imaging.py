@@ -165,21 +165,49 @@ def plain_to_tensor(pixels: np.ndarray, spec: Preprocessing) -> np.ndarray:
     Greyscale to RGB repeats the sample, as Pillow's conversion does; a resize or RGB to
     greyscale (Pillow's rounding) goes through Pillow itself.
     """
+    samples = model_samples(pixels, spec)
+    if samples is None:
+        from PIL import Image  # noqa: PLC0415 - off the cold path
+
+        return to_tensor(Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB"), spec)
+    return normalise(samples, spec)
+
+
+def model_samples(pixels: np.ndarray, spec: Preprocessing) -> np.ndarray | None:
+    """The model's (H, W, C) uint8 samples of decoded 8-bit pixels, or None when only Pillow can
+    make them (a resize, or RGB to greyscale). Refuses a size the model cannot take."""
     height, width = pixels.shape[:2]
     check_size(width, height, spec)
     grey = pixels.ndim == 2
     if (width, height) != (spec.width, spec.height) or (spec.color_mode == "L" and not grey):
-        from PIL import Image  # noqa: PLC0415 - off the cold path
-
-        return to_tensor(Image.fromarray(pixels, "L" if grey else "RGB"), spec)
-    if grey and spec.color_mode == "RGB":
-        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-    return _normalised(pixels.astype(np.float32), spec)
+        return None
+    if grey:
+        return np.repeat(pixels[:, :, None], 3, axis=2) if spec.color_mode == "RGB" else pixels[:, :, None]
+    return pixels
 
 
-def image_to_tensor(data: bytes, spec: Preprocessing) -> np.ndarray:
+def normalise(samples: np.ndarray, spec: Preprocessing) -> np.ndarray:
+    """uint8 samples (one image or a stacked batch) as the model's float32 input: ``x * scale - offset``."""
+    return _normalised(samples.astype(np.float32), spec)
+
+
+def image_samples(data: bytes, spec: Preprocessing) -> np.ndarray:
+    """One image for the model: its uint8 samples when the fast path made them, else the float32 tensor.
+
+    A batch of uint8 samples is normalised in one go (:func:`normalise`), with the same result
+    as normalising each image: the arithmetic is element by element.
+    """
     sniff_content_type(data[:SNIFF_BYTES])
     pixels = decode_plain(data, MAX_PIXELS)
     if pixels is not None:
+        samples = model_samples(pixels, spec)
+        if samples is not None:
+            return samples
         return plain_to_tensor(pixels, spec)
     return to_tensor(decode_image(data), spec)
+
+
+def image_to_tensor(data: bytes, spec: Preprocessing) -> np.ndarray:
+    """The model's (H, W, C) float32 input for one PNG or JPEG."""
+    samples = image_samples(data, spec)
+    return normalise(samples, spec) if samples.dtype == np.uint8 else samples

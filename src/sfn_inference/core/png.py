@@ -45,20 +45,24 @@ def plain_header(data: bytes) -> tuple[int, int, int] | None:
         if end > size or zlib.crc32(view[pos + 4 : end - 4]) != int.from_bytes(view[end - 4 : end], "big"):
             return None
         if header is None:  # IHDR must come first
-            if kind != b"IHDR" or length != _IHDR.size:
+            header = _plain_ihdr(data, pos, length, kind)
+            if header is None:
                 return None
-            width, height, depth, colour, compression, filtering, interlace = _IHDR.unpack_from(data, pos + 8)
-            if depth != 8 or colour not in _CHANNELS or compression or filtering or interlace > 1:
-                return None
-            if not (width and height):
-                return None
-            header = (width, height, _CHANNELS[colour])
         elif kind == b"IEND":
             return header
         elif kind != b"IDAT" and kind not in _INERT:
             return None
         pos = end
     return None  # no IEND: truncated, Pillow says how
+
+
+def _plain_ihdr(data: bytes, pos: int, length: int, kind: bytes) -> tuple[int, int, int] | None:
+    if kind != b"IHDR" or length != _IHDR.size:
+        return None
+    width, height, depth, colour, compression, filtering, interlace = _IHDR.unpack_from(data, pos + 8)
+    if depth != 8 or colour not in _CHANNELS or compression or filtering or interlace > 1 or not (width and height):
+        return None
+    return width, height, _CHANNELS[colour]
 
 
 def check_bomb(width: int, height: int, max_pixels: int) -> None:

@@ -135,3 +135,15 @@ def test_a_bomb_is_refused_from_its_header_before_decoding(monkeypatch) -> None:
     with pytest.raises(DecompressionBombError) as fast:
         image_to_tensor(data, SPEC)
     assert f"DecompressionBombError: {fast.value}" == verdict(pillow_tensor, data)
+
+
+def test_a_batch_is_exactly_the_stacked_tensors(reference_pngs) -> None:
+    """The predictor normalises fast-path samples into the batch itself: bit for bit the same input."""
+    from sfn_inference.adapters.litert import LiteRTImagePredictor
+    from sfn_inference.core.imaging import image_samples
+
+    predictor = LiteRTImagePredictor(ModelBundle(BUNDLE_DIR), num_threads=1)
+    datas = [*reference_pngs.values(), encode(Image.open(REFERENCES[0]), "JPEG")]  # a JPEG: Pillow's tensor
+    got = predictor._batch([image_samples(d, SPEC) for d in datas])
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.array_equal(got, np.stack([pillow_tensor(d) for d in datas]))
