@@ -76,7 +76,8 @@ class LambdaLog:
             "level": level,
             "location": f"{caller.f_code.co_name}:{caller.f_lineno}",
             "message": message,
-            "timestamp": f"{time.strftime('%Y-%m-%d %H:%M:%S', local)},{int(now % 1 * 1000):03d}{time.strftime('%z', local)}",
+            "timestamp": f"{time.strftime('%Y-%m-%d %H:%M:%S', local)},{int(now % 1 * 1000):03d}"
+            + time.strftime("%z", local),
             "service": self.service,
             **self._context,
             **extra,

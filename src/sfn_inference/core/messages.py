@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sfn_inference.core.errors import InvalidEventError, summarise_validation
-from sfn_inference.core.wire import (  # noqa: F401 - re-exported: the plain parts of the messages
+from sfn_inference.core.wire import (  # re-exported: the plain parts of the messages
     BATCH_MODE,
     MAX_INLINE_BYTES,
     STATE_HEADROOM_BYTES,
@@ -27,6 +27,33 @@ from sfn_inference.core.wire import (  # noqa: F401 - re-exported: the plain par
     json_type,
     unwrap_envelope,
 )
+
+__all__ = [
+    "BATCH_MODE",
+    "MAX_INLINE_BYTES",
+    "OUTCOMES",
+    "STATE_HEADROOM_BYTES",
+    "STATE_LIMIT_BYTES",
+    "BatchEvent",
+    "ClassifiedImage",
+    "EncodedImage",
+    "ImagePayload",
+    "ListedObject",
+    "ObjectRef",
+    "Outcome",
+    "ResultRow",
+    "Transport",
+    "decode_image_data",
+    "encode_inline",
+    "error_row",
+    "fits_inline",
+    "is_batch",
+    "is_settled",
+    "json_type",
+    "parse_model",
+    "unwrap_envelope",
+]
+
 
 Transport = Literal["inline", "reference"]
 

@@ -21,7 +21,6 @@ is the reader of these files; it pulls in pandas, so the Lambda never imports it
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import random
 import threading
