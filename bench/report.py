@@ -105,6 +105,7 @@ def rows_and_targets(results: dict[str, Any]) -> tuple[list[Row], list[dict[str,
     _batch_keys_rows(results.get("batch_keys"), add, missing)
     _package_rows(results.get("package"), add, missing)
     _startup_rows(results.get("startup"), add, missing)
+    _reliability_rows(results.get("reliability"), add, missing)
     return rows, targets
 
 
@@ -459,3 +460,38 @@ def _imports_table(cold: dict[str, Any] | None) -> list[str]:
     ]
     out += [f"| {p['package']} | {p['ms']:.1f} |" for p in profile["by_package_ms"]]
     return out
+
+
+def _reliability_rows(section: dict[str, Any] | None, add: Add, missing: Add) -> None:
+    section = section or {}
+    once = section.get("exactly_once")
+    measure = "7 exactly once: uploads with bad objects and re-delivered events, executions per key"
+    if _ok(once):
+        assert once is not None
+        add(
+            measure,
+            f"{once['executions']:,} executions for {once['uploads']:,} uploads ({once['bad_objects']} bad objects, "
+            f"{once['redelivered_events']} events delivered again) in {seconds(once['span_s'])}",
+            ", ".join(f"{k} {v}" for k, v in sorted(once["outcomes"].items())),
+            f"{once['lost']} lost, {once['duplicated']} duplicated, {once['stuck']} stuck",
+            "0 lost",
+            once["lost"] == 0 and once["duplicated"] == 0 and once["stuck"] == 0,
+        )
+    else:
+        missing(measure, once, "0 lost")
+    captured = section.get("captures_after_down")
+    measure = "7 captures: records in S3 against inferences, after `down` right after the last one"
+    if _ok(captured):
+        assert captured is not None
+        add(measure, f"{captured['records']:,} records", f"{captured['inferences']:,} inferences",
+            f"{captured['lost']} lost", "0 lost", captured["lost"] == 0)  # fmt: skip
+    else:
+        missing(measure, captured, "0 lost")
+    run = section.get("monitor")
+    measure = "7 drift monitor: one run over the window's capture records"
+    if _ok(run):
+        assert run is not None
+        add(measure, seconds(run["seconds"]), f"{run['records']:,} records",
+            f"{run['per_record_s'] * 1e6:.0f} µs per record")  # fmt: skip
+    else:
+        missing(measure, run)

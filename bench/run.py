@@ -28,11 +28,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import batch_keys, coldstart, package, pipeline, report, startup, warm
+from bench import batch_keys, coldstart, package, pipeline, reliability, report, startup, warm
 from bench.common import ROOT, TRAIN_PYTHON, Settings
 from bench.workspace import Workspace, cpu_count
 
-SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup")
+SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "reliability")
 
 
 def machine() -> dict[str, Any]:
@@ -154,6 +154,7 @@ def run(settings: Settings, scratch: Path) -> dict[str, Any]:
         return {"status": "ok"}
 
     extra = guarded("local cloud start-up cycles", timings, more_cycles)
+    results["reliability"] = guarded("nothing lost", timings, lambda: reliability.measure(settings, scratch))
     if cycles and peer:
         results["startup"] = startup.summarise(cycles, peer)
         if extra.get("status") != "ok":

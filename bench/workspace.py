@@ -76,7 +76,7 @@ class Workspace:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1769",
             "AWS_LAMBDA_FUNCTION_TIMEOUT": "60",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/sfn-inference-ClassifyFunction",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/sfn-inference/sfn-inference/classify",  # the LoggingConfig group
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "LAMBDA_TASK_ROOT": task,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from support import BUNDLE_DIR, FakeLambdaContext, load_event
+
+# What the template's Globals give every function: the handlers' Powertools Metrics need a namespace.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SfnInference")
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ class Context:
     memory_limit_in_mb = 1769
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sfn-inference-ClassifyFunction"
     aws_request_id = "00000000-0000-0000-0000-000000000001"
-    log_group_name = "/aws/lambda/sfn-inference-ClassifyFunction"
+    log_group_name = "/sfn-inference/sfn-inference/classify"  # the LoggingConfig group
     log_stream_name = "bench"
 
     def get_remaining_time_in_millis(self) -> int:

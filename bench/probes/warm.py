@@ -41,7 +41,7 @@ class Context:
     memory_limit_in_mb = 1769
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sfn-inference-ClassifyFunction"
     aws_request_id = "00000000-0000-0000-0000-000000000002"
-    log_group_name = "/aws/lambda/sfn-inference-ClassifyFunction"
+    log_group_name = "/sfn-inference/sfn-inference/classify"  # the LoggingConfig group
     log_stream_name = "bench"
 
     def get_remaining_time_in_millis(self) -> int:
@@ -100,7 +100,7 @@ def main() -> int:
     module: Any = sys.modules[name]
     handler = module.lambda_handler
     deps: Classify = module.deps
-    inner = getattr(deps.predictor, "inner", deps.predictor)
+    inner = deps.timer.inner
     if not isinstance(inner, LiteRTImagePredictor):
         raise SystemExit(f"expected the LiteRT backend, got {type(inner).__name__}")
     context = Context()
@@ -118,7 +118,7 @@ def main() -> int:
     }
     pending: dict[str, str] = {}
     if not args.raw_only:
-        bare = dataclasses.replace(deps, predictor=inner, capture=None)  # the same interpreter, no writer
+        bare = dataclasses.replace(deps, predictor=deps.timer, capture=None)  # the same interpreter, no writer
 
         def without_capture(i: int) -> object:
             module.deps = bare  # the handler reads the module global on each call

@@ -3,20 +3,34 @@
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sfn_inference.core.errors import LowConfidenceError
 from sfn_inference.core.messages import BatchEvent, is_batch, parse_model
 from sfn_inference.core.stages import check_confidence, filter_batch
+from sfn_inference.observability import observing, traced
 from sfn_inference.roots import filter as filter_root
 
 logger = Logger()
+metrics = Metrics()
 deps = filter_root.build()
 
 
+@traced
+@metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: LambdaContext) -> Mapping[str, Any]:
     threshold = deps.settings.threshold
-    if is_batch(event):  # settle every item, raise for none
-        return {"rows": filter_batch(parse_model(BatchEvent, event), threshold)}
-    return check_confidence(event, threshold)
+    with observing(metrics):
+        if is_batch(event):  # settle every item, raise for none
+            rows = filter_batch(parse_model(BatchEvent, event), threshold)
+            low = sum(r["outcome"] == "low_confidence" for r in rows)
+            metrics.add_metric(name="LowConfidence", unit=MetricUnit.Count, value=low)
+            return {"rows": rows}
+        try:
+            return check_confidence(event, threshold)
+        except LowConfidenceError:
+            metrics.add_metric(name="LowConfidence", unit=MetricUnit.Count, value=1)
+            raise

@@ -268,6 +268,7 @@ def invoke_artifact(
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1",
             "POWERTOOLS_SERVICE_NAME": "sfn-inference",
+            "POWERTOOLS_METRICS_NAMESPACE": "SfnInference",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_TRACE_DISABLED": "true",
             **(env or {}),

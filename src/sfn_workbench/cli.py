@@ -28,7 +28,7 @@ from sfn_workbench.demo_captures import (
     notebook_command,
     wait_for_records,
 )
-from sfn_workbench.localcloud import control
+from sfn_workbench.localcloud import control, s3_persistence
 from sfn_workbench.localcloud.executions import ExecutionSummary, list_execution_arns, summarise, tally
 from sfn_workbench.localcloud.naming import execution_name
 from sfn_workbench.paths import state_dir as default_state_dir
@@ -92,23 +92,32 @@ def up(
     detach: Annotated[bool, typer.Option(help="leave the local cloud running in the background")] = False,
     backend: Annotated[str, typer.Option(help="litert, sagemaker or both")] = "litert",
     max_workers: Annotated[int, typer.Option(help="execution environments per function")] = 4,
+    fresh: Annotated[
+        bool, typer.Option(help="start empty: forget the S3 objects and function logs the last run kept")
+    ] = False,
     state_dir: StateDir = None,
 ) -> None:
-    """Start the local cloud and deploy infra/template.yaml into it (into the running one, if there is one)."""
+    """Start the local cloud and deploy infra/template.yaml into it (into the running one, if there is one).
+
+    The S3 objects the last run kept come back, unless ``--fresh``.
+    """
     backends = _backends(backend)
     running = control.find(state_dir)
     if running is not None:
+        if fresh:
+            raise _fail("--fresh starts a new local cloud, but one is running: `sfn-inference down` first")
         _deploy_into_running(running, backends)
         return
     started = time.monotonic()
     try:
-        cloud = control.start(state_dir, max_workers)
+        cloud = control.start(state_dir, max_workers, fresh=fresh)
     except control.LocalCloudError as exc:
         raise _fail(str(exc)) from None
     console.print(
         f"local cloud at [bold]{cloud.ctx.endpoint_url}[/bold] (pid {cloud.pid}), "
         f"ready in {time.monotonic() - started:.2f} s"
     )
+    print_restored(cloud, fresh)
     try:
         for name in backends:
             t0 = time.monotonic()
@@ -132,7 +141,7 @@ def up(
     except KeyboardInterrupt:
         pass
     finally:
-        cloud.stop()
+        stop_and_report(cloud)
 
 
 def _deploy_into_running(cloud: control.LocalCloud, backends: list[str]) -> None:
@@ -154,15 +163,48 @@ def _deploy_into_running(cloud: control.LocalCloud, backends: list[str]) -> None
     console.print("\npoint the AWS CLI and boto3 at it:\n" + "\n".join(env_lines(cloud)))
 
 
+def print_restored(cloud: control.LocalCloud, fresh: bool) -> None:
+    where = s3_persistence.store_dir(cloud.ctx.state_dir)
+    if fresh:
+        console.print(f"started fresh: no S3 objects restored ({where} was cleared)")
+        return
+    tally = s3_persistence.read_tally(cloud.ctx.state_dir, s3_persistence.RESTORED_FILE)
+    if tally and tally.objects:
+        console.print(
+            f"restored {tally.objects} S3 object(s) ({_megabytes(tally.bytes)}) in {tally.buckets} bucket(s) "
+            f"from {where}; no event is sent for them (`up --fresh` starts empty)"
+        )
+        console.print(f"not kept from the last run: {s3_persistence.NOT_KEPT}")
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_048_576:.1f} MB"
+
+
 @app.command()
 def down(state_dir: StateDir = None) -> None:
-    """Stop the local cloud (its state is in memory: everything deployed is gone)."""
+    """Stop the local cloud; its S3 objects are saved in the state directory and come back on `up`."""
     looked_in = state_dir or default_state_dir()
     cloud = control.find(looked_in)
     if cloud is None:
         raise _fail(f"no local cloud is running (looked in {looked_in})")
+    stop_and_report(cloud)
+
+
+def stop_and_report(cloud: control.LocalCloud) -> None:
+    """Stop the cloud, then say what it kept for the next `up` and what it did not."""
+    started = time.monotonic()
     cloud.stop()
-    console.print(f"stopped the local cloud (pid {cloud.pid})")
+    console.print(f"stopped the local cloud (pid {cloud.pid}) in {time.monotonic() - started:.2f} s")
+    where = s3_persistence.store_dir(cloud.ctx.state_dir)
+    tally = s3_persistence.read_tally(cloud.ctx.state_dir, s3_persistence.SAVED_FILE)
+    if tally is None:
+        raise _fail(f"the S3 objects were not saved: see {cloud.ctx.state_dir / 'server.log'}")
+    console.print(
+        f"kept {tally.objects} S3 object(s) ({_megabytes(tally.bytes)}) in {tally.buckets} bucket(s) under {where}: "
+        "they come back on the next `up` (`up --fresh` starts empty)"
+    )
+    console.print(f"not kept: {s3_persistence.NOT_KEPT}")
 
 
 @app.command()
@@ -362,9 +404,12 @@ def print_tally(counts: dict[str, Any]) -> None:
 
 @app.command()
 def logs(
-    function: Annotated[str, typer.Argument(help="serialize, classify, filter, or a full function name")],
+    function: Annotated[str, typer.Argument(help="serialize, classify, filter, report, or a full function name")],
     backend: StackOpt = "litert",
     lines: Annotated[int, typer.Option("--lines", "-n", help="last N lines")] = 50,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="then print new lines as they come, until Ctrl-C")
+    ] = False,
     state_dir: StateDir = None,
 ) -> None:
     """Show a function's logs (START/END/REPORT lines and the handler's own output)."""
@@ -377,10 +422,35 @@ def logs(
     }
     name = names.get(function.lower(), function)
     path = cloud.ctx.logs_dir / f"{name}.log"
-    if not path.exists():
+    if not path.exists() and not follow:
         known = ", ".join(sorted(names))
         raise _fail(f"no logs for {name} yet (functions: {known})")
-    print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+    position = 0
+    if path.exists():
+        data = path.read_bytes()
+        position = len(data)
+        print("\n".join(data.decode(errors="replace").splitlines()[-lines:]), flush=True)
+    if follow:
+        with contextlib.suppress(KeyboardInterrupt):
+            follow_file(path, position)
+
+
+def follow_file(path: Path, position: int, poll_s: float = 0.2) -> None:
+    """Print the lines appended to ``path`` after ``position``, until interrupted (``tail -F``)."""
+    pending = b""
+    while True:
+        size = path.stat().st_size if path.exists() else 0
+        if size < position:  # truncated or replaced (`up --fresh`): start again from the top
+            position, pending = 0, b""
+        if size > position:
+            with path.open("rb") as f:
+                f.seek(position)
+                chunk = f.read(size - position)
+            position += len(chunk)
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                print(line.decode(errors="replace"), flush=True)
+        time.sleep(poll_s)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

@@ -14,8 +14,10 @@ import pytest
 
 from cloud_helpers import function_name, wait_terminal
 from sfn_workbench.localcloud import control
+from support import BUNDLE_DIR
 
 EMAIL = "ops@example.com"
+REFERENCE = BUNDLE_DIR / "reference"
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +88,12 @@ def test_embedded_metric_format_lines_become_metric_data(alarmed) -> None:
     report = json.loads(cloud.client("lambda").invoke(FunctionName=monitor, Payload=b"{}")["Payload"].read())
     assert report["status"] in {"no data", "insufficient data", "ok", "violations"}
     dims = [{"Name": "Stack", "Value": stack["name"]}, {"Name": "service", "Value": "sfn-inference"}]
-    listed = wait_until(lambda: cloud.client("cloudwatch").list_metrics(Namespace="SfnInference")["Metrics"])
-    assert {"MonitoredInferences", "ConstraintViolations"} <= {m["MetricName"] for m in listed}
+    wanted = {"MonitoredInferences", "ConstraintViolations"}
+
+    def names() -> set[str]:
+        return {m["MetricName"] for m in cloud.client("cloudwatch").list_metrics(Namespace="SfnInference")["Metrics"]}
+
+    assert wait_until(lambda: wanted <= names()), names()
 
     def monitored() -> list[Any]:
         now = datetime.now(UTC)
@@ -101,3 +107,32 @@ def test_embedded_metric_format_lines_become_metric_data(alarmed) -> None:
 
     assert wait_until(monitored), "the monitor's EMF line is metric data with the Stack dimension"
     assert metric_sum(cloud, "SfnInference", "ConstraintViolations", dims) == 0
+
+
+def test_the_functions_metrics_count_a_known_run_exactly(alarmed) -> None:
+    """N uploads, K of them low-confidence blends: Inferences sums to N and LowConfidence to K."""
+    cloud, stack = alarmed
+    s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
+    bucket, machine = stack["outputs"]["BucketName"], stack["outputs"]["StateMachineArn"]
+    confident = sorted(REFERENCE.glob("[0-9]_*.png"))[:6]
+    blend = REFERENCE / "low_confidence.png"
+    for i, path in enumerate([*confident, blend, blend]):
+        s3.put_object(Bucket=bucket, Key=f"incoming/known-run/{i}.png", Body=path.read_bytes())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        finished = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["status"] != "RUNNING"]
+        if sum("known-run" in sfn.describe_execution(executionArn=e["executionArn"])["input"] for e in finished) == 8:
+            break
+        time.sleep(0.5)
+    watch = cloud.client("cloudwatch")
+
+    def total(name: str) -> float:
+        listed = watch.list_metrics(Namespace="SfnInference", MetricName=name)["Metrics"]
+        series = {tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"])) for m in listed}
+        return sum(metric_sum(cloud, "SfnInference", name, [{"Name": k, "Value": v} for k, v in s]) for s in series)
+
+    assert wait_until(lambda: total("Inferences") == 8), f"Inferences: {total('Inferences')}"
+    assert wait_until(lambda: total("LowConfidence") == 2), f"LowConfidence: {total('LowConfidence')}"
+    [predictions] = [m for m in watch.list_metrics(Namespace="SfnInference", MetricName="Predictions")["Metrics"]
+                     if {"Name": "Label", "Value": "0"} in m["Dimensions"]][:1] or [None]  # fmt: skip
+    assert predictions is not None and {d["Name"] for d in predictions["Dimensions"]} >= {"Model", "ModelVersion"}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -231,3 +234,64 @@ def test_missing_model_data_fails_the_endpoint_with_a_reason(clients, endpoint) 
 def test_creating_an_existing_endpoint_is_refused(clients, endpoint) -> None:
     with pytest.raises(ClientError, match="Cannot create already existing endpoint"):
         clients["sagemaker"].create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+
+
+def invoke_until_it_answers(runtime: Any, endpoint: str, image: bytes, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            runtime.invoke_endpoint(EndpointName=endpoint, ContentType="image/png", Body=image)
+            return
+        except ClientError:
+            assert time.monotonic() < deadline, f"{endpoint} did not answer again within {timeout_s} s"
+            time.sleep(0.2)
+
+
+def assert_no_response_error(raised: pytest.ExceptionInfo[ClientError], endpoint: str) -> None:
+    response: dict[str, Any] = dict(raised.value.response)
+    assert response["Error"]["Code"] == "ModelError"
+    assert response["OriginalStatusCode"] == 0
+    assert response["Error"]["Message"].startswith(
+        f'Received server error (0) from primary with message "Amazon SageMaker could not get a response '
+        f"from the {endpoint} endpoint."
+    )
+
+
+def test_a_killed_endpoint_server_is_replaced_and_answers_as_sagemaker_meanwhile(
+    clients, endpoint, reference_pngs
+) -> None:
+    sm, runtime = clients["sagemaker"], clients["sagemaker-runtime"]
+    [running] = [e for e in sagemaker.running_endpoints() if e.name == endpoint]
+    killed, replacements = running.process, running.replacements
+    assert killed is not None
+    killed.kill()
+    killed.wait()
+    with pytest.raises(ClientError) as raised:
+        runtime.invoke_endpoint(EndpointName=endpoint, ContentType="image/png", Body=reference_pngs[REFERENCE])
+    assert_no_response_error(raised, endpoint)
+    assert sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService", "as while SageMaker heals"
+    invoke_until_it_answers(runtime, endpoint, reference_pngs[REFERENCE])
+    assert running.replacements == replacements + 1
+    assert running.process is not None and running.process.pid != killed.pid
+
+
+def test_a_hung_endpoint_server_fails_its_pings_and_is_replaced(clients, endpoint, reference_pngs, monkeypatch) -> None:
+    monkeypatch.setattr(sagemaker, "PING_INTERVAL_S", 0.2)
+    monkeypatch.setattr(sagemaker, "PING_TIMEOUT_S", 0.2)
+    runtime = clients["sagemaker-runtime"]
+    [running] = [e for e in sagemaker.running_endpoints() if e.name == endpoint]
+    hung, replacements = running.process, running.replacements
+    assert hung is not None
+    os.kill(hung.pid, signal.SIGSTOP)  # alive, listening, never answering
+    try:
+        started = time.monotonic()
+        with pytest.raises(ClientError) as raised:  # in flight when the hung server is replaced
+            runtime.invoke_endpoint(EndpointName=endpoint, ContentType="image/png", Body=reference_pngs[REFERENCE])
+        assert_no_response_error(raised, endpoint)
+        assert time.monotonic() - started < 30, "replaced after three missed pings, not after the 60 s invoke limit"
+        invoke_until_it_answers(runtime, endpoint, reference_pngs[REFERENCE])
+        assert running.replacements == replacements + 1
+        assert hung.poll() is not None, "the hung server was killed"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(hung.pid, signal.SIGCONT)

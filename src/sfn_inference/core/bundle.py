@@ -14,6 +14,7 @@ The ``kind`` says which decoder turns a request into the model's tensor: ``image
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from functools import cached_property
@@ -109,6 +110,11 @@ class ModelBundle:
         if self.metadata.preprocessing is None:
             raise ModelBundleError(f"{self.path} is a {self.metadata.kind} model: it has no image preprocessing")
         return self.metadata.preprocessing
+
+    @cached_property
+    def version(self) -> str:
+        """The model file's content hash: a metric dimension that changes exactly when the model does."""
+        return hashlib.sha256(self.model_path.read_bytes()).hexdigest()[:12]
 
     @cached_property
     def reference_predictions(self) -> dict[str, list[float]]:

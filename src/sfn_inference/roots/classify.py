@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,8 +24,10 @@ log = logging.getLogger(__name__)
 class Classify:
     settings: ClassifyConfig
     store: ObjectStore
+    bundle: ModelBundle
     predictor: Predictor
     capture: CaptureWriter | None
+    timer: TimedPredictor
 
 
 def build(
@@ -36,15 +39,14 @@ def build(
 ) -> Classify:
     settings = settings or ClassifyConfig.from_env(env)
     store = store or S3ObjectStore()
-    predictor = predictor or build_predictor(settings)
-    capture = build_capture_writer(settings, store, env)
-    if capture is not None:
-        predictor = CapturingPredictor(predictor, capture)
-    return Classify(settings, store, predictor, capture)
-
-
-def build_predictor(settings: ClassifyConfig) -> Predictor:
     bundle = ModelBundle(resolve_bundle_dir(settings.model_dir))
+    timer = TimedPredictor(predictor or build_predictor(settings, bundle))
+    capture = build_capture_writer(settings, store, env)
+    outer: Predictor = timer if capture is None else CapturingPredictor(timer, capture)
+    return Classify(settings, store, bundle, outer, capture, timer)
+
+
+def build_predictor(settings: ClassifyConfig, bundle: ModelBundle) -> Predictor:
     if settings.backend == "sagemaker":
         from sfn_inference.adapters.sagemaker_endpoint import SageMakerPredictor  # noqa: PLC0415 - boto3
 
@@ -91,3 +93,24 @@ class CapturingPredictor:
             ]
         )
         return results
+
+
+class TimedPredictor:
+    """The model's own time (LiteRT, or the endpoint round trip), summed until :meth:`take`."""
+
+    def __init__(self, inner: Predictor) -> None:
+        self.inner = inner
+        self.labels = inner.labels
+        self._seconds = 0.0
+
+    def predict(self, images: Sequence[EncodedImage]) -> list[ItemResult]:
+        started = time.perf_counter()
+        try:
+            return self.inner.predict(images)
+        finally:
+            self._seconds += time.perf_counter() - started
+
+    def take(self) -> float:
+        """Seconds spent predicting since the last call."""
+        seconds, self._seconds = self._seconds, 0.0
+        return seconds

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sfn_inference.core.bundle import DEFAULT_BUNDLE
+from sfn_workbench.localcloud import s3_persistence
 from sfn_workbench.localcloud.context import ACCOUNT_ID, REGION, LocalCloudContext
 from sfn_workbench.localcloud.deploy import ARTIFACTS_BUCKET, Deployer, Stack, model_tarball
 from sfn_workbench.paths import project_root
@@ -71,6 +72,8 @@ class LocalCloud:
         return f"s3://{ARTIFACTS_BUCKET}/{key}"
 
     def stop(self) -> None:
+        """SIGTERM: the server stops its workers and endpoints, saves S3 (``s3_persistence``), exits."""
+        (s3_persistence.store_dir(self.ctx.state_dir) / s3_persistence.SAVED_FILE).unlink(missing_ok=True)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
@@ -81,17 +84,25 @@ class LocalCloud:
         self.state_file.unlink(missing_ok=True)
 
 
-def start(state_dir: Path | None = None, max_workers: int = 4) -> LocalCloud:
-    """Start a server process on a free 127.0.0.1 port and wait until it answers."""
+def start(state_dir: Path | None = None, max_workers: int = 4, *, fresh: bool = False) -> LocalCloud:
+    """Start a server process on a free 127.0.0.1 port and wait until it answers.
+
+    The S3 objects saved by the last server come back (``s3_persistence``), unless
+    ``fresh``, which also forgets the function logs.
+    """
     state_dir = state_dir or default_state_dir()
     existing = find(state_dir)
     if existing is not None:
         raise LocalCloudError(f"a local cloud is already running at {existing.ctx.endpoint_url} (pid {existing.pid})")
     state_dir = state_dir.resolve()
-    for stale in ("stacks", "functions", "endpoints"):
-        _rmtree(state_dir / stale)  # a new server starts empty: forget the last one's stacks
+    stale = ["stacks", "functions", "endpoints"]  # a new server deploys again: forget the last one's stacks
+    if fresh:
+        stale += [s3_persistence.DIR_NAME, "logs"]
+    for name in stale:
+        _rmtree(state_dir / name)
     (state_dir / "ready").unlink(missing_ok=True)
     (state_dir / "faults.json").unlink(missing_ok=True)
+    (s3_persistence.store_dir(state_dir) / s3_persistence.RESTORED_FILE).unlink(missing_ok=True)
     state_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     out = (state_dir / "server.out").open("w")

@@ -1,7 +1,9 @@
 """Plugin: S3 -> EventBridge -> Step Functions, which moto cannot deliver on its own.
 
 * S3 emits the real "Object Created" shape (ISO time, URL-encoded key, ``etag``,
-  a per-put sequencer) instead of moto's approximation.
+  a per-put sequencer) instead of moto's approximation: exactly one per object
+  version, with AWS's ``reason`` (moto's CompleteMultipartUpload also sends the
+  Put of the assembled object, which is dropped here).
 * A rule whose target is a state machine starts an execution named after the
   object version (:func:`sfn_workbench.localcloud.naming.execution_name`), so a duplicate
   delivery of the same event is absorbed as ``ExecutionAlreadyExists``.
@@ -41,6 +43,20 @@ PATCH_TARGETS: tuple[patches.Target, ...] = (
 )
 log = logging.getLogger("sfn_workbench.localcloud.eventbridge")
 _sequence = itertools.count(1)
+#: moto's notification name -> the API S3 names as the event's ``reason``.
+REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "POST Object",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+}
+
+
+def reason_for(event_name: str, key: Any) -> str | None:
+    """The ``reason`` of the one event an object version gets; None for a notification to drop."""
+    if event_name == "s3:ObjectCreated:Put" and getattr(key, "multipart", None) is not None:
+        return None  # moto's complete_multipart_upload stores the object with a Put, then sends its own event
+    return REASONS.get(event_name)
 
 
 def object_created_event(account_id: str, region: str, bucket: str, key: Any, reason: str) -> dict[str, Any]:
@@ -119,9 +135,10 @@ def start_for_event(arn: str, event: dict[str, Any], payload: str) -> str | None
 def install(ctx: LocalCloudContext) -> None:
     def send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
         name = str(getattr(event_name, "value", event_name))  # s3:ObjectCreated:Put
-        if not name.startswith("s3:ObjectCreated:"):
-            return  # the pipeline subscribes to Object Created only; others are not modelled here
-        event = object_created_event(account_id, bucket.region_name, bucket.name, key, name.split(":")[-1])
+        reason = reason_for(name, key)
+        if reason is None:
+            return  # Object Created only (the pipeline subscribes to nothing else), once per version
+        event = object_created_event(account_id, bucket.region_name, bucket.name, key, reason)
         for bus in events_backends[account_id][bucket.region_name].event_buses.values():
             for rule in list(bus.rules.values()):
                 try:

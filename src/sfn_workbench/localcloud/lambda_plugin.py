@@ -1,8 +1,10 @@
 """Plugin: moto's Lambda ``invoke`` runs the real handler in a warm worker (no Docker).
 
 Also serves fault injection for tests and drills: ``faults.json`` in the state
-directory maps a function name to Lambda service errors to return on its next
-invocations, before the handler runs (as a throttled or failing Lambda service would).
+directory maps a function name to faults for its next invocations: a Lambda service
+error (``ServiceException``, ``TooManyRequestsException``, ...) returned before the
+handler runs, as a throttled or failing Lambda service would, or ``Runtime.ExitError``:
+the execution environment's process is killed while the handler runs.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from moto.logs.models import logs_backends
 
 from sfn_workbench.localcloud import patches
 from sfn_workbench.localcloud.context import LocalCloudContext
-from sfn_workbench.localcloud.lambda_runtime import FunctionSpec, LambdaService, Publisher
+from sfn_workbench.localcloud.lambda_runtime import FunctionSpec, LambdaService, LambdaStoppedError, Publisher
 
 PATCH_TARGETS: tuple[patches.Target, ...] = ((LambdaFunction, "invoke"),)
 FAULT_STATUS = {"ServiceException": 500, "TooManyRequestsException": 429, "AWSLambdaException": 500}
+#: The fault that kills the environment mid-invocation instead of failing at the service.
+CRASH_FAULT = "Runtime.ExitError"
 _faults_lock = threading.Lock()
 log = logging.getLogger(__name__)
 
@@ -32,8 +36,8 @@ log = logging.getLogger(__name__)
 class LambdaServiceFault(LambdaClientError):
     """A Lambda *service* error (not a function error): the ASL retries these by name."""
 
-    def __init__(self, error: str) -> None:
-        super().__init__(error, f"injected {error} (local cloud fault injection)")
+    def __init__(self, error: str, message: str | None = None) -> None:
+        super().__init__(error, message or f"injected {error} (local cloud fault injection)")
         self.code = FAULT_STATUS.get(error, 500)
 
 
@@ -107,8 +111,10 @@ class LogPublisher:
                         backend.create_log_group(group, {})
                     if stream not in backend.groups[group].streams:
                         backend.create_log_stream(group, stream)
-                    events = [{"timestamp": ms, "message": line} for ms, line in lines]
-                    backend.put_log_events(group, stream, events)
+                    # The runtime's lines and the handler's come from two threads: put them in time
+                    # order, in batches PutLogEvents accepts, as Lambda's log agent does.
+                    for batch in put_batches(sorted(lines, key=lambda entry: entry[0])):
+                        backend.put_log_events(group, stream, [{"timestamp": ms, "message": m} for ms, m in batch])
                     for listener in self.listeners:
                         listener(group, [line for _, line in lines])
                 except Exception:  # a log sink never fails an invocation; the file log has every line
@@ -124,6 +130,24 @@ class LogPublisher:
         self._stop.set()
         self._thread.join(timeout=5)
         self.flush()
+
+
+#: PutLogEvents' limits: 10,000 events and 1,048,576 bytes (each event counting 26 bytes more).
+MAX_PUT_EVENTS = 10_000
+MAX_PUT_BYTES = 1_048_576
+
+
+def put_batches(lines: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    batches: list[list[tuple[int, str]]] = [[]]
+    size = 0
+    for entry in lines:
+        cost = len(entry[1].encode()) + 26
+        if batches[-1] and (len(batches[-1]) >= MAX_PUT_EVENTS or size + cost > MAX_PUT_BYTES):
+            batches.append([])
+            size = 0
+        batches[-1].append(entry)
+        size += cost
+    return [b for b in batches if b]
 
 
 @dataclass
@@ -146,11 +170,14 @@ def install(ctx: LocalCloudContext) -> LocalLambda:
 
     def invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
         fault = take_fault(ctx, self.function_name)
-        if fault is not None:
+        if fault is not None and fault != CRASH_FAULT:
             raise LambdaServiceFault(fault)
         payload = body.encode() if isinstance(body, str) else (body or b"{}")
         spec = spec_of(self, ctx)
-        result = service.invoke(spec, payload)
+        try:
+            result = service.invoke(spec, payload, crash=fault == CRASH_FAULT)
+        except LambdaStoppedError as exc:  # a service error: the ASL retries it
+            raise LambdaServiceFault("ServiceException", str(exc)) from None
         if result.error_type is not None:
             response_headers["x-amz-function-error"] = "Unhandled"
         if str(request_headers.get("x-amz-log-type", "")).lower() == "tail":

@@ -6,6 +6,14 @@ Runtime API that this module serves on 127.0.0.1. A worker stays warm between
 invocations; concurrent invocations get extra workers up to a limit; a timeout
 kills the worker and reports ``Sandbox.Timedout`` as Lambda does; errors come
 back in Lambda's ``errorType``/``errorMessage``/``stackTrace`` shape.
+
+Workers stop as Lambda shuts an execution environment down: SIGTERM to the
+runtime, :data:`SHUTDOWN_GRACE_S` to finish, then SIGKILL. That SIGTERM is the
+shutdown hook: a handler module may install ``signal.signal(SIGTERM, ...)`` to
+flush what it buffers, and should exit when done. On ``down`` every worker stops
+at once (in parallel); after a code or configuration update, idle workers stop
+and busy ones finish their invocation first. A worker whose process dies (a
+crash, a kill) releases its Runtime API socket and threads straight away.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -29,8 +38,22 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sfn_workbench.localcloud.context import LocalCloudContext
+from sfn_workbench.procs import stop_process
 
 RUNTIME_PREFIX = "/2018-06-01/runtime"
+#: Signals as Lambda's runtime errors name them (Go's wording): "Runtime exited with error: signal: killed".
+_SIGNAL_WORDS: dict[int, str] = {
+    signal.SIGKILL: "killed",
+    signal.SIGTERM: "terminated",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGBUS: "bus error",
+}
+#: Between SIGTERM and SIGKILL when an execution environment shuts down: what Lambda gives
+#: a function with external extensions (500 ms with internal ones only, 0 ms with none).
+SHUTDOWN_GRACE_S = 2.0
+#: How often a Runtime API server checks for shutdown (its ``serve_forever`` poll).
+API_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -66,10 +89,11 @@ INIT_TIMEOUT_S = 10.0
 
 
 class _Invocation:
-    def __init__(self, payload: bytes, deadline: float) -> None:
+    def __init__(self, payload: bytes, deadline: float, crash: bool = False) -> None:
         self.request_id = str(uuid.uuid4())
         self.payload = payload
         self.deadline = deadline
+        self.crash = crash  # fault injection: the runtime dies as it takes this invocation
         self.done = threading.Event()
         self.response: bytes = b""
         self.error: dict[str, Any] | None = None
@@ -112,6 +136,10 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
             self._reply(404)
             return
         inv = self.server.worker.next_invocation()
+        if inv is None:  # the environment is shutting down: no more invocations
+            self.close_connection = True
+            self._reply(410, b'{"errorMessage":"the execution environment is shutting down"}')
+            return
         self._reply(
             200,
             inv.payload,
@@ -184,17 +212,22 @@ class Worker:
         self.log = log
         # Lambda names a log stream after the date, the version and the execution environment.
         self.stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
-        self._pending: queue.Queue[_Invocation] = queue.Queue()
+        self._pending: queue.Queue[_Invocation | None] = queue.Queue()  # None: stop serving /next
         self._current: _Invocation | None = None
         self._init_error: dict[str, Any] | None = None
+        self._closed = threading.Event()
         self.invocations = 0
         self.api = _RuntimeAPI(self)
-        threading.Thread(target=self.api.serve_forever, name=f"runtime-api-{spec.name}", daemon=True).start()
+        threading.Thread(
+            target=self.api.serve_forever, args=(API_POLL_S,), name=f"runtime-api-{spec.name}", daemon=True
+        ).start()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
             **ctx.aws_env(),
+            # No X-Ray daemon here: Powertools' Tracer stays off (and out of the cold start) locally.
+            "POWERTOOLS_TRACE_DISABLED": "true",
             **spec.environment,
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
@@ -222,17 +255,30 @@ class Worker:
         self._pump.start()
 
     def _pump_output(self) -> None:
-        """The handler's stdout and stderr, line by line, as Lambda's runtime captures them."""
+        """The handler's stdout and stderr, line by line, as Lambda's runtime captures them.
+
+        The pipe ends when the process does, however it ends: then the environment's
+        Runtime API socket and threads are released at once, not at the next invocation.
+        """
         assert self.process.stdout is not None
-        for raw in iter(self.process.stdout.readline, b""):
-            self.log.write(self.stream, raw.decode(errors="replace"))
+        with self.process.stdout:
+            for raw in iter(self.process.stdout.readline, b""):
+                self.log.write(self.stream, raw.decode(errors="replace"))
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        self.close()
 
     # Runtime API side ---------------------------------------------------------
-    def next_invocation(self) -> _Invocation:
+    def next_invocation(self) -> _Invocation | None:
         inv = self._pending.get()
+        if inv is None:
+            self._pending.put(None)  # for any other poller
+            return None
         # The function's timeout runs from when the runtime takes the event: INIT has its own limit.
         inv.deadline = time.time() + self.spec.timeout_s
         self._current = inv
+        if inv.crash:
+            self.process.kill()
         return inv
 
     def finish(self, request_id: str, response: bytes | None, error: dict[str, Any] | None) -> None:
@@ -252,9 +298,10 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def invoke(self, payload: bytes) -> InvocationResult:
+    def invoke(self, payload: bytes, *, crash: bool = False) -> InvocationResult:
+        """Run one invocation; ``crash`` kills the process as it takes the invocation (fault injection)."""
         started = time.monotonic()
-        inv = _Invocation(payload, time.time() + INIT_TIMEOUT_S + self.spec.timeout_s)
+        inv = _Invocation(payload, time.time() + INIT_TIMEOUT_S + self.spec.timeout_s, crash)
         cold = self.invocations == 0
         self.invocations += 1
         self.log.write(self.stream, f"START RequestId: {inv.request_id} Version: $LATEST\n")
@@ -285,10 +332,15 @@ class Worker:
             return self._init_error
         return {
             "errorType": "Runtime.ExitError",
-            "errorMessage": (
-                f"RequestId: {inv.request_id} Error: Runtime exited with error: exit status {self.process.returncode}"
-            ),
+            "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: {self._exit_reason()}",
         }
+
+    def _exit_reason(self) -> str:
+        """How Lambda words a runtime's end: ``exit status 1``, ``signal: killed``."""
+        code = self.process.returncode
+        if code is None or code >= 0:
+            return f"exit status {code}"
+        return f"signal: {_SIGNAL_WORDS.get(-code, f'signal {-code}')}"
 
     def _report(self, inv: _Invocation, started: float, cold: bool, error: dict[str, Any] | None) -> InvocationResult:
         duration = (time.monotonic() - started) * 1000
@@ -311,12 +363,31 @@ class Worker:
         return 0
 
     def kill(self) -> None:
+        """SIGKILL at once, as Lambda ends an environment that timed out or ran out of memory."""
         if self.alive:
             self.process.kill()
             self.process.wait(timeout=5)
         self._pump.join(timeout=2)  # every line the process wrote reaches the log before it is gone
+        self.close()
+
+    def stop(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Shut the environment down as Lambda does: SIGTERM, ``grace_s`` to exit, then SIGKILL."""
+        stop_process(self.process, grace_s)
+        self._pump.join(timeout=2)  # every line the process wrote reaches the log before it is gone
+        self.close()
+
+    def close(self) -> None:
+        """Release what the environment holds in this process: its Runtime API socket and threads."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._pending.put(None)  # a handler thread blocked in /next returns
         self.api.shutdown()
         self.api.server_close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
 
 
 class FunctionPool:
@@ -331,17 +402,21 @@ class FunctionPool:
         self._idle: list[Worker] = []
         self._all: list[Worker] = []
         self._cond = threading.Condition()
+        self._retired = False
         self.cold_starts = 0
 
     def _acquire(self) -> Worker:
         with self._cond:
             while True:
-                self._all = [w for w in self._all if w.alive or w in self._idle]
+                for dead in [w for w in self._all if not w.alive and w not in self._idle]:
+                    self._all.remove(dead)  # died while lent out: already reported by its invocation
+                    dead.close()
                 while self._idle:
                     worker = self._idle.pop()
                     if worker.alive:
                         return worker
                     self._all.remove(worker)
+                    worker.close()
                 if len(self._all) < self.ctx.max_workers_per_function:
                     worker = Worker(self.spec, self.code_dir, self.ctx, self.log)
                     self._all.append(worker)
@@ -351,25 +426,52 @@ class FunctionPool:
 
     def _release(self, worker: Worker) -> None:
         with self._cond:
-            if worker.alive:
+            if worker.alive and not self._retired:
                 self._idle.append(worker)
-            elif worker in self._all:
-                self._all.remove(worker)
+            else:
+                if worker in self._all:
+                    self._all.remove(worker)
+                _in_background(worker.stop if worker.alive else worker.close)
             self._cond.notify()
 
-    def invoke(self, payload: bytes) -> InvocationResult:
+    def invoke(self, payload: bytes, *, crash: bool = False) -> InvocationResult:
         worker = self._acquire()
         try:
-            return worker.invoke(payload)
+            return worker.invoke(payload, crash=crash)
         finally:
             self._release(worker)
 
-    def shutdown(self) -> None:
+    def take_workers(self) -> list[Worker]:
+        """Every environment of this pool, which forgets them (they are the caller's to stop)."""
         with self._cond:
-            for worker in self._all:
-                worker.kill()
-            self._all.clear()
-            self._idle.clear()
+            self._retired = True  # a busy one released later is stopped, not kept
+            workers, self._all, self._idle = list(self._all), [], []
+            self._cond.notify_all()
+            return workers
+
+    def retire(self) -> None:
+        """A new version replaces this one: idle environments stop now, busy ones when they finish."""
+        with self._cond:
+            self._retired = True
+            idle, self._idle = self._idle, []
+            self._all = [w for w in self._all if w not in idle]
+        _in_background(lambda: stop_all(idle))
+
+    def shutdown(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        stop_all(self.take_workers(), grace_s)
+
+
+def stop_all(workers: list[Worker], grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """Stop every worker at once: SIGTERM to all, each gets ``grace_s``, then SIGKILL."""
+    threads = [threading.Thread(target=w.stop, args=(grace_s,), name="stop-worker") for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _in_background(action: Callable[[], None]) -> None:
+    threading.Thread(target=action, name="stop-worker", daemon=True).start()
 
 
 def _extract(spec: FunctionSpec, root: Path) -> Path:
@@ -383,33 +485,43 @@ def _extract(spec: FunctionSpec, root: Path) -> Path:
     return target
 
 
+class LambdaStoppedError(RuntimeError):
+    """An invocation arrived after the local cloud began to stop: no new environment starts."""
+
+
 class LambdaService:
     """All function pools of the local cloud, keyed by function name and code version."""
 
     def __init__(self, ctx: LocalCloudContext, publish: Callable[[str], Publisher] | None = None) -> None:
         self.ctx = ctx
-        self._publish = publish  # function name -> where its log lines go besides the file
+        self._publish = publish  # log group -> where its log lines go besides the file
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
+        self._accepting: Collection[str] | None = None  # None: every function; once stopping, those kept
 
     def pool(self, spec: FunctionSpec) -> FunctionPool:
         with self._lock:
+            if self._accepting is not None and spec.name not in self._accepting:
+                raise LambdaStoppedError(f"{spec.name}: the local cloud is stopping")
             pool = self._pools.get(spec.name)
             if pool is None or pool.spec != spec:
                 if pool is not None:
-                    pool.shutdown()  # new code or configuration: fresh environments
+                    pool.retire()  # new code or configuration: fresh environments; in-flight calls finish
                 publish = self._publish(spec.log_group) if self._publish else None
                 pool = self._pools[spec.name] = FunctionPool(spec, self.ctx, publish)
             return pool
 
-    def invoke(self, spec: FunctionSpec, payload: bytes) -> InvocationResult:
-        return self.pool(spec).invoke(payload)
+    def invoke(self, spec: FunctionSpec, payload: bytes, *, crash: bool = False) -> InvocationResult:
+        return self.pool(spec).invoke(payload, crash=crash)
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {name: {"cold_starts": p.cold_starts} for name, p in self._pools.items()}
 
-    def shutdown(self, keep: Collection[str] = ()) -> None:
-        """Stop every function's environments, except those of the functions named in ``keep``."""
+    def shutdown(self, keep: Collection[str] = (), grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Stop every function's environments at once (``down``), except those of the functions named
+        in ``keep``: only they may still be invoked, and start new environments."""
         with self._lock:
-            for name in [n for n in self._pools if n not in keep]:
-                self._pools.pop(name).shutdown()
+            self._accepting = set(keep)
+            names = [n for n in self._pools if n not in keep]
+            workers = [w for name in names for w in self._pools.pop(name).take_workers()]
+        stop_all(workers, grace_s)

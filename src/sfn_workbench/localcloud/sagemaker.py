@@ -13,6 +13,11 @@ moto records CreateEndpoint and answers InvokeEndpoint with a canned ``b"body"``
   CustomAttributes to the server and returns its answer. A 4xx/5xx from it is
   SageMaker's ``ModelError`` (HTTP 424); an unknown endpoint is SageMaker's
   ``ValidationError``.
+* An InService endpoint is supervised as SageMaker supervises its instance: a
+  server that exits, or fails :data:`UNHEALTHY_AFTER` pings in a row (hung), is
+  replaced by a fresh one, and the endpoint stays ``InService``. Until the new one
+  answers ``/ping``, invocations get what SageMaker answers when it gets no response
+  from the container: ``ModelError`` with original status 0.
 
 The model container's ``Image`` is not run (there is no Docker): every endpoint
 runs this project's server, which is what the image would run.
@@ -56,6 +61,17 @@ SERVER_SCRIPT = Path("serving") / "server.py"  # relative to the checkout (sfn_w
 START_TIMEOUT_S = 60.0
 #: SageMaker gives a real-time invocation 60 s.
 INVOKE_TIMEOUT_S = 60.0
+#: Health checks of a running endpoint: SageMaker pings the container and wants an answer
+#: within 2 s; an instance that keeps failing is replaced.
+PING_INTERVAL_S = 2.0
+PING_TIMEOUT_S = 2.0
+UNHEALTHY_AFTER = 3
+#: SageMaker's message when the container gives no response (a crashed or hung instance).
+NO_RESPONSE = (
+    "Amazon SageMaker could not get a response from the {name} endpoint. This can occur when CPU or memory "
+    "utilization is high. To check your utilization, see Amazon CloudWatch. To fix this problem, use an "
+    "instance type with more CPU capacity or memory."
+)
 #: Request headers passed through to the container, as SageMaker does.
 FORWARDED_HEADERS = (
     "Content-Type",
@@ -83,11 +99,15 @@ class RunningEndpoint:
     process: subprocess.Popen[bytes] | None = None
     port: int | None = None  # set once /ping answers: the endpoint is InService
     stopped: bool = field(default=False, repr=False)
+    command: list[str] = field(default_factory=list, repr=False)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    replacements: int = 0  # servers started again after a crash or a hang
 
     def stop(self) -> None:
         """SIGTERM (the server flushes its capture buffer), then SIGKILL if it does not exit."""
-        self.stopped = True
-        process = self.process
+        with _registry.lock:  # no replacement starts after this
+            self.stopped = True
+            process = self.process
         if process is None or process.poll() is not None:
             return
         stop_process(process, grace_s=10)
@@ -241,18 +261,83 @@ def _start(
         str(os.getpid()),
     ]
     # The container's Environment, as SageMaker sets it; AWS_* so capture reaches this cloud's S3.
-    env = {**os.environ, **ctx.aws_env(), **{str(k): str(v) for k, v in (container.get("Environment") or {}).items()}}
-    with running.log_path.open("ab") as log_file, _registry.lock:
-        if _registry.endpoints.get((running.account_id, running.region, running.name)) is not running:
-            return  # deleted while the model was being extracted
-        running.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    running.env = {
+        **os.environ, **ctx.aws_env(), **{str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
+    }  # fmt: skip
+    running.command = command
+    process = _spawn(running, port)
+    if process is None:
+        return  # deleted while the model was being extracted
     _wait_for_ping(running, port)
     with _registry.lock:
         if _registry.endpoints.get((running.account_id, running.region, running.name)) is running:
             running.port = port
             endpoint.endpoint_status = "InService"
             endpoint.last_modified_time = utcnow()
-            log.info("endpoint %s InService on port %d (pid %d)", running.name, port, running.process.pid)
+            log.info("endpoint %s InService on port %d (pid %d)", running.name, port, process.pid)
+    threading.Thread(target=_supervise, args=(running,), name=f"supervise-{running.name}", daemon=True).start()
+
+
+def _spawn(running: RunningEndpoint, port: int) -> subprocess.Popen[bytes] | None:
+    """Start the endpoint's server on ``port``; None when the endpoint was deleted meanwhile."""
+    command = [*running.command]
+    command[command.index("--port") + 1] = str(port)
+    key = (running.account_id, running.region, running.name)
+    with running.log_path.open("ab") as log_file, _registry.lock:
+        if running.stopped or _registry.endpoints.get(key) is not running:
+            return None
+        running.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=running.env)
+        return running.process
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return _request(port, "GET", "/ping", None, {}, timeout=PING_TIMEOUT_S)[0] == 200
+    except OSError:
+        return False
+
+
+def _supervise(running: RunningEndpoint) -> None:
+    """Replace a server that exits or stops answering /ping, as SageMaker replaces a failed instance."""
+    failures, next_ping, backoff = 0, time.monotonic() + PING_INTERVAL_S, PING_INTERVAL_S
+    while not running.stopped:
+        time.sleep(0.1)
+        process, port = running.process, running.port
+        if running.stopped or process is None or port is None:
+            return
+        if process.poll() is None:
+            if time.monotonic() < next_ping:
+                continue
+            next_ping = time.monotonic() + PING_INTERVAL_S
+            failures = 0 if _healthy(port) else failures + 1
+            if failures < UNHEALTHY_AFTER:
+                continue
+            reason = f"{failures} pings unanswered"
+        else:
+            reason = f"its server exited with status {process.returncode}"
+        log.warning("endpoint %s: %s: replacing it", running.name, reason)
+        try:
+            _replace(running, process)
+            backoff = PING_INTERVAL_S
+        except EndpointSetupError as exc:  # keeps trying, as SageMaker does while the endpoint is InService
+            log.warning("endpoint %s: the replacement failed, next try in %.0f s: %s", running.name, backoff, exc)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 60.0)
+        failures, next_ping = 0, time.monotonic() + PING_INTERVAL_S
+
+
+def _replace(running: RunningEndpoint, failed: subprocess.Popen[bytes]) -> None:
+    stop_process(failed, grace_s=1.0)  # a hung server may still flush its captures on SIGTERM
+    port = free_port()
+    process = _spawn(running, port)
+    if process is None:
+        return
+    _wait_for_ping(running, port)
+    with _registry.lock:
+        if not running.stopped:
+            running.port = port
+            running.replacements += 1
+            log.info("endpoint %s replaced: port %d (pid %d)", running.name, port, process.pid)
 
 
 def _read_s3(backend: SageMakerModelBackend, url: str) -> bytes:
@@ -341,8 +426,8 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> tuple[int, dict[str, str]
         )
     except TimeoutError:
         return _model_error(running, self.region, 0, "Your invocation timed out while waiting for a response.")
-    except OSError as exc:
-        return _model_error(running, self.region, 0, f"the model server is not reachable: {exc}")
+    except OSError:  # crashed, killed or being replaced: SageMaker got no response from the container
+        return _model_error(running, self.region, 0, NO_RESPONSE.format(name=running.name))
     if status >= 400:
         return _model_error(running, self.region, status, payload.decode(errors="replace"))
     response_headers = {

@@ -31,21 +31,25 @@ def configure_moto(port: int) -> None:
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
 
 
-#: What stops the processes the plugins started (Lambda workers, endpoint servers).
+#: What runs when the server stops, in order: stop the Lambda workers and endpoint servers
+#: (they may still write captures to S3 as they stop), then save S3 to the state directory.
 CLEANUPS: list[Callable[[], None]] = []
 
 
-#: Every plugin, in install order (speedups first: the distributed-map plugin wraps the cached parser).
+#: Every plugin, in install order (speedups before distributed_map: it wraps the cached parser).
 #: Each declares its moto patch targets in ``PATCH_TARGETS``.
 PLUGINS = (
+    "origin_plugin",
     "speedups_plugin",
     "lambda_plugin",
     "eventbridge_plugin",
+    "stepfunctions_plugin",
     "s3_plugin",
     "distributed_map_plugin",
     "sagemaker",
     "schedule_plugin",
     "metrics_plugin",
+    "s3_persistence",
 )
 
 
@@ -55,15 +59,27 @@ def plugin_modules() -> list[ModuleType]:
 
 def install_plugins(ctx: LocalCloudContext) -> list[str]:
     """Install every plugin; a moto upgrade that breaks one fails here, loudly."""
-    from sfn_workbench.localcloud import lambda_plugin, patches, sagemaker  # noqa: PLC0415
+    from sfn_workbench.localcloud import lambda_plugin, patches, s3_persistence, sagemaker  # noqa: PLC0415
 
     installed = {module.__name__.rsplit(".", 1)[1]: module.install(ctx) for module in plugin_modules()}
     local_lambda: lambda_plugin.LocalLambda = installed["lambda_plugin"]
     local_lambda.publisher.listeners.append(installed["metrics_plugin"])  # EMF lines become metrics
     CLEANUPS.extend([local_lambda.shutdown, sagemaker.stop_all_endpoints])
-    for cleanup in CLEANUPS:
-        atexit.register(cleanup)
+
+    def save_s3() -> None:
+        s3_persistence.save(ctx)
+
+    CLEANUPS.append(save_s3)
+    atexit.register(run_cleanups)
     return patches.applied()
+
+
+def run_cleanups() -> None:
+    for cleanup in CLEANUPS:
+        try:
+            cleanup()
+        except Exception:  # the server is stopping: say what failed, and let the other cleanups run
+            logging.getLogger(__name__).exception("cleanup %s failed", getattr(cleanup, "__qualname__", cleanup))
 
 
 def main(
@@ -95,9 +111,10 @@ def main(
     def stop(*_: Any) -> None:
         # Stop the Lambda workers and endpoint servers (atexit), then leave without joining
         # threads: moto runs each ASL execution on a non-daemon thread, and one blocked on a
-        # Lambda call must not keep a stopped cloud alive.
-        for cleanup in CLEANUPS:
-            cleanup()
+        # Lambda call must not keep a stopped cloud alive. A second signal while stopping is ignored.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        run_cleanups()
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)

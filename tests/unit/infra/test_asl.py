@@ -31,6 +31,8 @@ AWS_ERRORS = {
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.Unknown",
+    # Lambda's errorType when the runtime process exits during an invocation (crash, kill).
+    "Runtime.ExitError",
 }
 OUR_ERRORS = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)}
 
@@ -125,6 +127,18 @@ def test_lambda_tasks_unwrap_the_payload_and_retry_transient_errors(machine) -> 
         retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
         assert transient <= retried
         assert all(r.get("JitterStrategy") == "FULL" and r.get("BackoffRate", 1) > 1 for r in task["Retry"])
+
+
+def test_a_crashed_environment_is_retried_but_not_a_timeout_or_running_out_of_memory(machine) -> None:
+    """A runtime that died (Runtime.ExitError) gets a fresh environment on the next try; a timeout or
+    OOM would most likely recur (AWS reports both under Lambda.Unknown), so they are not retried."""
+    _, asl = machine
+    tasks = [s for _, s, _ in walk_states(asl["States"]) if s.get("Resource") == "arn:aws:states:::lambda:invoke"]
+    for task in tasks:
+        [crash] = [r for r in task["Retry"] if "Runtime.ExitError" in r["ErrorEquals"]]
+        assert crash["ErrorEquals"] == ["Runtime.ExitError"] and crash["MaxAttempts"] <= 2
+        retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
+        assert not retried & {"Lambda.Unknown", "Sandbox.Timedout", "Runtime.OutOfMemory", "States.ALL"}
 
 
 def test_low_confidence_has_its_own_fail_state() -> None:
