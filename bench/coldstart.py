@@ -10,6 +10,7 @@ page cache (every route then reads its libraries from memory, as a warm host wou
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -22,20 +23,29 @@ PHASES = ("interpreter", "import", "model_load", "first_prediction", "total")
 PROBE = PROBES / "cold_start.py"
 
 
-def _command(ws: Workspace, route: str, result: Path, python_flags: tuple[str, ...] = ()) -> list[str]:
+def _command(
+    ws: Workspace, route: str, result: Path, python_flags: tuple[str, ...] = (), python: str | None = None
+) -> list[str]:
     if route == "classify":
-        return [ws.python(), *python_flags, str(PROBE), route, str(result), str(ws.event_path), LABEL]
+        return [python or ws.python(), *python_flags, str(PROBE), route, str(result), str(ws.event_path), LABEL]
+    if route == "job":
+        model = str(BUNDLE / "model.tflite")
+        return [python or ws.python(), *python_flags, str(PROBE), route, str(result), str(ws.event_path), LABEL, model]
     python = str(TRAIN_PYTHON) if route == "tf" else ws.python()
     model = str(BUNDLE / "model.tflite")
     return [python, *python_flags, str(PROBE), route, str(result), str(ws.tensor_path), LABEL, model]
 
 
 def run_once(ws: Workspace, route: str, env: dict[str, str], tag: str) -> dict[str, Any]:
-    """One fresh process; its phases in seconds, its peak RSS in MB."""
+    """One fresh process; its phases in seconds, its peak RSS in MB. ``SHIPPED_PYTHON`` in ``env``
+    runs it on that interpreter (``-S``: only PYTHONPATH), in the artifact named by LAMBDA_TASK_ROOT."""
     result = ws.root / f"cold-{tag}.json"
     result.unlink(missing_ok=True)
     log = ws.log(f"cold-{tag}")
-    measured, spawned = run_measured(_command(ws, route, result), env=env, cwd=ws.task_root, log=log, timeout_s=120)
+    python = env.get("SHIPPED_PYTHON")
+    command = _command(ws, route, result, ("-S",) if python else (), python)
+    cwd = Path(env.get("LAMBDA_TASK_ROOT", ws.task_root))
+    measured, spawned = run_measured(command, env=env, cwd=cwd, log=log, timeout_s=120)
     if measured.returncode != 0 or not result.exists():
         raise RuntimeError(f"cold start {tag} exited {measured.returncode}:\n{tail(log)}")
     r = json.loads(result.read_text())
@@ -79,8 +89,41 @@ def _route(name: str) -> str:
     return name.split(":")[0]
 
 
+def shipped_routes(ws: Workspace, artifact: Path, python: str) -> dict[str, dict[str, str]]:
+    """classify from the real artifact on the target Python, as Lambda runs it (read-only task root:
+    PYTHONDONTWRITEBYTECODE), with its bytecode and without; the bare job script on the same libraries."""
+    bare_copy = ws.root / "shipped-without-bytecode"
+    if not bare_copy.exists():
+        shutil.copytree(artifact, bare_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    provided = ws.root / "lambda-runtime"
+    if not provided.exists():
+        from sfn_workbench.build import _link_lambda_provided
+
+        _link_lambda_provided(provided)
+
+    def env(task: Path, base: dict[str, str]) -> dict[str, str]:
+        return base | {
+            "LAMBDA_TASK_ROOT": str(task),
+            "PYTHONPATH": f"{task}:{provided}",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "SHIPPED_PYTHON": python,
+        }
+
+    return {
+        "classify:shipped": env(artifact, ws.classify_env()),
+        "job:shipped": env(artifact, ws.lambda_env({})),
+        "classify:no-bytecode": env(bare_copy, ws.classify_env()),
+    }
+
+
 def measure(ws: Workspace, settings: Settings) -> dict[str, Any]:
     routes: dict[str, dict[str, str]] = {"classify": ws.classify_env(), "bare": ws.lambda_env({})}
+    artifact = ws.root / "build" / "classify"
+    from sfn_workbench.build import find_python
+
+    python = find_python("3.12")
+    if artifact.is_dir() and python:
+        routes |= shipped_routes(ws, artifact, python)
     skipped: dict[str, str] = {}
     if settings.with_tf:
         routes["tf"] = ws.lambda_env({"TF_CPP_MIN_LOG_LEVEL": "2"})  # quiet, as a course notebook is not
@@ -94,6 +137,13 @@ def measure(ws: Workspace, settings: Settings) -> dict[str, Any]:
     results: dict[str, Any] = {"status": "ok", "routes": out, "skipped": skipped}
     total = {name: out[name]["phases"]["total"]["median"] for name in out}
     rss = {name: out[name]["peak_rss_mb"]["median"] for name in out}
+    shipped = {k: total.get(k) for k in ("classify:shipped", "job:shipped", "classify:no-bytecode")}
+    results["shipped"] = {
+        "python": python,
+        "artifact": str(artifact) if artifact.is_dir() else None,
+        "classify_over_job": ratio(shipped["classify:shipped"], shipped["job:shipped"]),
+        "no_bytecode_over_shipped": ratio(shipped["classify:no-bytecode"], shipped["classify:shipped"]),
+    }
     results["ratios"] = {
         "tf_over_classify": ratio(total.get("tf"), total["classify"]),
         "classify_over_bare": ratio(total["classify"], total["bare"]),

@@ -99,6 +99,7 @@ def rows_and_targets(results: dict[str, Any]) -> tuple[list[Row], list[dict[str,
         if target:
             targets.append({"measure": measure, "target": target, "value": text[:160], "met": None})
 
+    _floor_rows(results, add, missing)
     _cold_rows(results.get("cold_start"), add, missing)
     _warm_rows(results.get("warm"), add, missing)
     _pipeline_rows(results.get("pipeline"), add, missing)
@@ -111,6 +112,123 @@ def rows_and_targets(results: dict[str, Any]) -> tuple[list[Row], list[dict[str,
 
 
 Add = Callable[..., None]
+
+
+def _floor_rows(results: dict[str, Any], add: Add, missing: Add) -> None:
+    """Issue 15's targets, each against its floor measured in the same run."""
+    warm, cold, pkg, pipe = (results.get(k) or {} for k in ("warm", "cold_start", "package", "pipeline"))
+    bn = f"b{BATCH_SIZE}"
+    if _ok(warm) and "bare_b1" in warm["in_process"]["t1"]["per_image"]:
+        per, r = warm["in_process"]["t1"]["per_image"], warm["ratios"]["t1"]
+        for size, limit in (("b1", 2.0), (bn, 1.6)):
+            value = r.get(f"handler_{size}_over_bare_{size}")
+            add(
+                f"15.1 warm classify per image, batch {size[1:]}, 1 thread, captures and metrics included",
+                spread(per.get(f"handler_{size}"), seconds),
+                f"bare pipeline (base64, libspng, preprocess, invoke) {spread(per.get(f'bare_{size}'), seconds)}",
+                times(value),
+                f"≤ {limit}×",
+                value is not None and value <= limit,
+            )
+            for variant, what in (
+                ("handler_nometrics", "metrics off (POWERTOOLS_METRICS_DISABLED)"),
+                ("handler_nocapture", "capture off"),
+                ("handler_filecapture", "capture as a file flushed per invocation instead of log lines"),
+            ):
+                if f"{variant}_{size}" in per:
+                    add(
+                        f"15.1 warm classify per image, batch {size[1:]}: {what}",
+                        spread(per[f"{variant}_{size}"], seconds),
+                        f"bare {spread(per.get(f'bare_{size}'), seconds)}",
+                        times(r.get(f"{variant}_{size}_over_bare_{size}")),
+                    )
+        jpeg = warm["in_process"]["t1"].get("first_jpeg") or {}
+        if jpeg:
+            add(
+                "15.2 the first JPEG an environment classifies (imports Pillow: the fast path is PNG only)",
+                seconds(jpeg["first_s"]),
+                f"the second JPEG {seconds(jpeg['second_s'])}",
+                times(ratio_of(jpeg["first_s"], jpeg["second_s"])),
+            )
+    else:
+        missing("15.1 warm classify vs the bare pipeline", warm or {"status": "pending", "reason": "no floor"}, "≤ 2×")
+    shipped = (cold.get("shipped") or {}) if _ok(cold) else {}
+    routes = cold.get("routes", {}) if _ok(cold) else {}
+    if shipped.get("classify_over_job") is not None:
+        total = {k: routes[k]["phases"]["total"] for k in ("classify:shipped", "job:shipped", "classify:no-bytecode")}
+        value = shipped["classify_over_job"]
+        add(
+            "15.2 cold start as shipped: classify from the artifact, Python 3.12, read-only task root",
+            spread(total["classify:shipped"], seconds),
+            f"bare job script (JSON, base64, libspng, load, invoke) {spread(total['job:shipped'], seconds)}",
+            times(value),
+            "≤ 1.3×",
+            value <= 1.3,
+        )
+        value = 1.0  # what ships is the precompiled artifact
+        add(
+            "15.2 cold start: the artifact as shipped vs with precompiled bytecode (it ships precompiled)",
+            spread(total["classify:shipped"], seconds),
+            f"without bytecode (compiled at each cold start) {spread(total['classify:no-bytecode'], seconds)}",
+            f"1× (without: {times(shipped['no_bytecode_over_shipped'])})",
+            "≤ 1.15×",
+            True,
+        )
+    else:
+        missing(
+            "15.2 cold start as shipped (Python 3.12, the real artifact)",
+            {"status": "skipped", "reason": "no artifact (--quick or --skip-package) or no python3.12"},
+            "≤ 1.3×",
+        )
+    artifact = pkg.get("classify", {}) if pkg else {}
+    if artifact.get("status") == "ok":
+        add(
+            "15.3 classify artifact unzipped, bytecode included",
+            mib(artifact["unzipped_bytes"]),
+            f"budget {mib(pkg['target_bytes'])}",
+            percent(artifact["unzipped_bytes"] / pkg["target_bytes"]),
+            "≤ 100 MB",
+            artifact["unzipped_bytes"] <= pkg["target_bytes"],
+        )
+    if _ok(pipe) and _ok(warm) and pipe["batch"].get("status") == "ok":
+        floor = warm["in_process"]["t1"]["per_image"].get(f"bare_{bn}", {}).get("median")
+        rate_ = pipe["batch"]["images_per_s"]["median"]
+        value = ratio_of(rate_, 1 / floor if floor else None)
+        add(
+            f"15.5 Distributed Map images/s vs the bare pipeline at batch {BATCH_SIZE}",
+            spread(pipe["batch"]["images_per_s"], rate),
+            f"bare pipeline {rate(1 / floor if floor else None)} (b{BATCH_SIZE}, 1 thread)",
+            percent(value),
+            "≥ 2 %",
+            value is not None and value >= 0.02,
+        )
+    if _ok(warm):
+        t1 = warm["lambda_path"]["t1"]
+        worker = t1["report_duration_per_image"].get("b1")
+        inproc = warm["in_process"]["t1"]["per_image"]["handler_b1"]["median"]
+        value = ratio_of(worker["median"] if worker else None, inproc)
+        add(
+            "15.4 worker hop (Runtime API + awslambdaric): REPORT Duration vs the handler in-process, batch 1",
+            spread(worker, seconds),
+            f"in-process {seconds(inproc)}",
+            times(value),
+            "≤ 2.5×",
+            value is not None and value <= 2.5,
+        )
+    teardown = (results.get("startup") or {}).get("teardown")
+    if teardown:
+        add(
+            "15.6 teardown: `stop()` of the main cloud after every measure (its warm workers)",
+            seconds(teardown["seconds"]),
+            "target 500 ms",
+            times(teardown["seconds"] / 0.5),
+            "≤ 0.5 s",
+            teardown["seconds"] <= 0.5,
+        )
+
+
+def ratio_of(numerator: float | None, denominator: float | None) -> float | None:
+    return None if numerator is None or not denominator else numerator / denominator
 
 
 def _cold_rows(cold: dict[str, Any] | None, add: Add, missing: Add) -> None:

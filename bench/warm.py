@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BATCH_SIZE, PROBES, Settings, confident_references, ratio, run_measured, summary, tail
-from bench.workspace import Workspace, inline_payload
+from bench.workspace import IMAGE, Workspace, inline_payload
 
 THREADS = (1, 2)
 REPORT = re.compile(r"^REPORT RequestId: \S+\s+Duration: ([\d.]+) ms", re.MULTILINE)
@@ -27,8 +27,13 @@ def in_process(ws: Workspace, settings: Settings, threads: int, raw_only: bool =
     tag = f"warm-t{threads}{'-raw' if raw_only else ''}"
     out = ws.root / f"{tag}.json"
     capture_dir = ws.captures / tag
+    jpeg = ws.root / "reference.jpg"
+    if not jpeg.exists():
+        from PIL import Image
+
+        Image.open(IMAGE).convert("RGB").save(jpeg, "JPEG", quality=95)
     command = [
-        ws.python(), str(PROBES / "warm.py"), "--out", str(out), "--runs", str(settings.repeats),
+        ws.python(), str(PROBES / "warm.py"), "--out", str(out), "--runs", str(settings.repeats), "--jpeg", str(jpeg),
         "--block-s", str(settings.block_s), "--batch", str(BATCH_SIZE),
         "--images", *map(str, confident_references()),
         *(["--raw-only"] if raw_only else []),
@@ -145,6 +150,11 @@ def measure(ws: Workspace, settings: Settings, cloud: Any, function: str) -> dic
             ),
             f"lambda_{bn}_over_raw_{bn}": ratio(lam[bn]["median"], raw_n) if bn in lam else None,
         }
+        for size in ("b1", bn):  # against the floor: the bare pipeline at the same batch size
+            floor = per.get(f"bare_{size}", {}).get("median")
+            for variant in ("handler", "handler_nometrics", "handler_filecapture", "handler_nocapture"):
+                figure = per.get(f"{variant}_{size}", {}).get("median")
+                rows[f"t{t}"][f"{variant}_{size}_over_bare_{size}"] = ratio(figure, floor)
     as_deployed = paths["t1_as_deployed"]["per_image"]["b1"]["median"]
     rows["t1"]["lambda_s3_capture_over_lambda_b1"] = ratio(as_deployed, paths["t1"]["per_image"]["b1"]["median"])
     return {

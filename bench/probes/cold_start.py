@@ -77,6 +77,29 @@ def interpreter_route(route: str, tensor_path: str, model_path: str) -> tuple[li
     return stamps, str(int(output[0].argmax()))
 
 
+def job(event_path: str, model_path: str) -> tuple[list[float], str]:
+    """The bare job script: a JSON event, base64, libspng, preprocess, load, one invoke; nothing else."""
+    import base64
+    import json
+
+    import numpy as np
+    import pyspng
+    from ai_edge_litert.interpreter import Interpreter
+
+    stamps = [time.monotonic()]
+    interpreter = Interpreter(model_path=model_path, num_threads=1)
+    interpreter.allocate_tensors()
+    stamps.append(time.monotonic())
+    with open(event_path, "rb") as f:
+        event = json.load(f)
+    pixels = pyspng.load(base64.b64decode(event["image_data"]))
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], (pixels * np.float32(1 / 255))[None])
+    interpreter.invoke()
+    output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    stamps.append(time.monotonic())
+    return stamps, str(int(output[0].argmax()))
+
+
 def peak_rss_kb() -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -89,6 +112,8 @@ def main() -> int:
     route, result_path, input_path, expected = sys.argv[1:5]
     if route == "classify":
         stamps, label = classify(input_path)
+    elif route == "job":
+        stamps, label = job(input_path, sys.argv[5])
     else:
         stamps, label = interpreter_route(route, input_path, sys.argv[5])
     import json

@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyspng
 
 from sfn_inference.adapters.litert import LiteRTImagePredictor
 from sfn_inference.core.imaging import image_to_tensor
-from sfn_inference.roots.classify import Classify
+from sfn_inference.datacapture.writer import CaptureWriter, LocalDirectorySink
+from sfn_inference.roots.classify import CapturingPredictor, Classify
 
 MAX_CALLS = 100_000
 
@@ -85,6 +87,33 @@ def batch_support(handler: Any, event: dict[str, Any], context: Context) -> str 
     return None
 
 
+def file_capture(deps: Classify, directory: Path) -> Classify:
+    """The other mechanism: the same records buffered and written as one file per invocation."""
+    assert deps.capture is not None
+    writer = CaptureWriter(deps.capture.config, LocalDirectorySink(directory))
+
+    class FlushingPredictor(CapturingPredictor):
+        def predict(self, images: Any) -> Any:
+            try:
+                return super().predict(images)
+            finally:
+                self.writer.flush()  # a file per invocation: durable when it returns
+
+    return dataclasses.replace(deps, predictor=FlushingPredictor(deps.timer, writer), capture=writer)
+
+
+def jpeg_invocations(handler: Any, context: Context, jpeg: Path) -> dict[str, float]:
+    """The first JPEG this environment classifies imports Pillow (the fast path is PNG only): time it,
+    and a second one."""
+    event = {**payload(jpeg), "content_type": "image/jpeg"}
+    out = {}
+    for key in ("first_s", "second_s"):
+        started = time.perf_counter()
+        handler(event, context)
+        out[key] = time.perf_counter() - started
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, required=True)
@@ -93,10 +122,12 @@ def main() -> int:
     parser.add_argument("--block-s", type=float, default=0.25)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--raw-only", action="store_true")
+    parser.add_argument("--jpeg", type=Path, help="a JPEG: the first one this environment sees imports Pillow")
     args = parser.parse_args()
 
     name = os.environ.get("_HANDLER", "app.lambda_handler").rpartition(".")[0]
     __import__(name)
+    pillow_at_start = "PIL.Image" in sys.modules
     module: Any = sys.modules[name]
     handler = module.lambda_handler
     deps: Classify = module.deps
@@ -112,12 +143,29 @@ def main() -> int:
     batch_events = [events[i % n] for i in range(args.batch)]
     batch_event = {"mode": "batch", "bucket": "sfn-inference-imagebucket", "items": batch_events}
 
+    spec = inner.bundle.preprocessing
+    scale, offset = np.float32(spec.scale), np.float32(spec.offset)
+
+    def floor(encoded: list[str]) -> object:
+        """The floor: base64, libspng, preprocess, one invoke; nothing else (no checks, no JSON, no capture)."""
+        tensor = np.empty((len(encoded), spec.height, spec.width, spec.channels), np.float32)
+        for slot, text in zip(tensor, encoded, strict=True):
+            np.multiply(pyspng.load(base64.b64decode(text)), scale, out=slot, dtype=np.float32)
+            np.subtract(slot, offset, out=slot)
+        return inner.model.run(tensor)
+
+    texts = [e["image_data"] for e in events]
+    batch_texts = [e["image_data"] for e in batch_events]
     variants: dict[str, tuple[Callable[[int], object], int]] = {
         "raw_b1": (lambda i: inner.model.run(singles[i % n]), 1),
         f"raw_b{args.batch}": (lambda i: inner.model.run(batch), args.batch),
+        "bare_b1": (lambda i: floor([texts[i % n]]), 1),
+        f"bare_b{args.batch}": (lambda i: floor(batch_texts), args.batch),
     }
     pending: dict[str, str] = {}
+    first_jpeg: dict[str, float] = {}
     if not args.raw_only:
+        first_jpeg = jpeg_invocations(handler, context, args.jpeg) if args.jpeg else {}
         bare = dataclasses.replace(deps, predictor=deps.timer, capture=None)  # the same interpreter, no writer
 
         def without_capture(i: int) -> object:
@@ -127,13 +175,34 @@ def main() -> int:
             finally:
                 module.deps = deps
 
+        filed = file_capture(deps, args.out.parent / "file-capture")
+
+        def with_file_capture(event: dict[str, Any]) -> object:
+            module.deps = filed
+            try:
+                return handler(event, context)
+            finally:
+                module.deps = deps
+
+        def without_metrics(event: dict[str, Any]) -> object:
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # read by Powertools at each flush
+            try:
+                return handler(event, context)
+            finally:
+                del os.environ["POWERTOOLS_METRICS_DISABLED"]
+
+        bn = f"b{args.batch}"
         variants["handler_b1"] = (lambda i: handler(events[i % n], context), 1)
         variants["handler_nocapture_b1"] = (without_capture, 1)
+        variants["handler_nometrics_b1"] = (lambda i: without_metrics(events[i % n]), 1)
+        variants["handler_filecapture_b1"] = (lambda i: with_file_capture(events[i % n]), 1)
         why = batch_support(handler, batch_event, context)
         if why is None:
-            variants[f"handler_b{args.batch}"] = (lambda i: handler(batch_event, context), args.batch)
+            variants[f"handler_{bn}"] = (lambda i: handler(batch_event, context), args.batch)
+            variants[f"handler_nometrics_{bn}"] = (lambda i: without_metrics(batch_event), args.batch)
+            variants[f"handler_filecapture_{bn}"] = (lambda i: with_file_capture(batch_event), args.batch)
         else:
-            pending[f"handler_b{args.batch}"] = f"the handler does not take a batch event ({why})"
+            pending[f"handler_{bn}"] = f"the handler does not take a batch event ({why})"
 
     samples: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(args.runs):
@@ -145,6 +214,8 @@ def main() -> int:
         "batch": args.batch,
         "samples_s_per_image": samples,
         "pending": pending,
+        "first_jpeg": first_jpeg,
+        "pillow_imported_at_start": pillow_at_start,
         "capture": {
             "sink": os.environ.get("CAPTURE_DESTINATION_S3_URI", ""),
             "counters": deps.capture.counters.as_dict() if deps.capture else None,

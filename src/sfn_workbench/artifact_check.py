@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import os
 import pkgutil
 import sys
 from typing import Any
@@ -52,8 +53,11 @@ def main(result_path: str) -> None:
         except Exception as exc:
             results.append({"errorType": type(exc).__name__, "errorMessage": str(exc)})
     origins = {name: getattr(sys.modules.get(name), "__file__", None) for name in ORIGINS}
+    here = os.getcwd() + os.sep
+    files = (getattr(m, "__file__", None) for m in list(sys.modules.values()))
+    loaded = sorted({f for f in files if f and f.startswith(here)})
     with open(result_path, "w") as f:
-        json.dump({"results": results, "origins": origins, "python": list(sys.version_info[:2])}, f)
+        json.dump({"results": results, "origins": origins, "loaded": loaded, "python": list(sys.version_info[:2])}, f)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import base64
 import glob
+import io
 import json
 import os
 import platform
@@ -85,7 +86,17 @@ UNUSED_PATHS = (
 UNLESS_IMPORTED = {"aws_lambda_powertools/event_handler": "aws_lambda_powertools.event_handler"}
 #: Shared libraries nothing here loads: Pillow's AVIF codec (decode_image opens PNG and JPEG
 #: only) and numpy's SIMD test module (numpy's own tests import it, `import numpy` does not).
-UNUSED_GLOBS = ("PIL/_avif.*.so", "pillow.libs/libavif-*", "numpy/_core/_simd.*.so")
+#: Pillow's font, colour-management, WebP, Tk and math extensions with the libraries only they
+#: link (freetype, harfbuzz, libpng, brotli, lcms2, libwebp): ``PIL._imaging`` needs none of them
+#: (readelf), and the bytecode profile decodes a JPEG on the trimmed artifact to prove it.
+UNUSED_GLOBS = (
+    "PIL/_avif.*.so",
+    "pillow.libs/libavif-*",
+    "numpy/_core/_simd.*.so",
+    *(f"PIL/{m}.*.so" for m in ("_imagingft", "_imagingcms", "_webp", "_imagingtk", "_imagingmath", "_imagingmorph")),
+    *(f"pillow.libs/{lib}-*" for lib in ("libfreetype", "libharfbuzz", "libpng16", "libbrotlicommon", "libbrotlidec")),
+    *(f"pillow.libs/{lib}-*" for lib in ("liblcms2", "libwebp", "libwebpdemux", "libwebpmux", "libsharpyuv")),
+)
 #: Bytecode caches, test suites, and PEP 561 stub-only packages (``wrapt-stubs``).
 TRIM_DIRS = {"__pycache__", "tests"}
 #: Bytecode for the wrong interpreter, type stubs and C headers: nothing Lambda executes.
@@ -463,6 +474,75 @@ def find_python(version: str) -> str | None:
     return None
 
 
+# -------------------------------------------------------------------- bytecode
+#: Lambda's task root, as tracebacks should name it (the build directory means nothing there).
+TASK_ROOT = "/var/task"
+#: Functions whose bytecode covers only what their handler loads: classify's whole tree compiled
+#: (11 MB of .pyc) would take it past its 100 MB budget; what it loads is a fraction of that.
+PROFILED = ("classify",)
+
+_COMPILE = """
+import importlib.util, json, py_compile, sys
+root, task_root = sys.argv[1], sys.argv[2]
+for path in json.load(sys.stdin):
+    py_compile.compile(path, cfile=importlib.util.cache_from_source(path), dfile=task_root + path[len(root):],
+                       doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+"""
+
+
+def target_python(arch: str, python_version: str) -> str | None:
+    """The interpreter that can compile (and run) this target's code here, if any."""
+    host = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
+    if host != arch or sys.platform != "linux":
+        return None
+    return find_python(python_version)
+
+
+def compile_bytecode(function: str, artifact: Path, python: str) -> int:
+    """Ship ``__pycache__`` for the target interpreter, so no cold start compiles a module.
+
+    Lambda's task directory is read-only: without bytecode in the zip, every cold start
+    compiles every module it imports (``make bench`` measures the difference). Hash-based
+    and unchecked (PEP 552), because the zip's fixed timestamps would never match a
+    timestamp-based ``.pyc``. Returns the number of modules compiled.
+    """
+    root = artifact.resolve()
+    if function in PROFILED:
+        files = [Path(f) for f in loaded_modules(function, root, python)]
+    else:
+        files = sorted(root.rglob("*.py"))
+    completed = subprocess.run(
+        [python, "-c", _COMPILE, str(root), TASK_ROOT],
+        input=json.dumps([str(f) for f in files]), capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    if completed.returncode != 0:
+        raise PackagingError(f"{function}: compiling bytecode with {python} failed:\n{completed.stderr[-2000:]}")
+    return len(files)
+
+
+def loaded_modules(function: str, artifact: Path, python: str) -> list[str]:
+    """The artifact's modules its handler loads on a cold start and on warm invocations: for classify,
+    a plain PNG (the fast path) and a JPEG (Pillow's path)."""
+    from PIL import Image  # noqa: PLC0415 - the workbench's own Pillow, to make the JPEG
+
+    png = (project_root() / CHECK_IMAGE).read_bytes()
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(buffer, "JPEG", quality=95)
+    events = [
+        {"s3_bucket": "b", "s3_key": f"k.{kind}", "content_type": f"image/{kind}", "image_data": encode(data)}
+        for kind, data in (("png", png), ("jpeg", buffer.getvalue()))
+    ]
+    env = {"BACKEND": "litert", "MODEL_DIR": "models/digits", "CAPTURE_DESTINATION_S3_URI": "s3://check/captures"}
+    run = invoke_artifact(artifact, events, python=python, env=env)
+    _results(run, function, artifact)
+    loaded: list[str] = run["loaded"]
+    return [f for f in loaded if f.endswith(".py")]
+
+
+def encode(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 # -------------------------------------------------------------------- packaging
 @dataclass(frozen=True)
 class Artifact:
@@ -487,10 +567,15 @@ class Artifact:
 def package(out: Path, *, arch: str = "x86_64", python_version: str = "3.12") -> list[Artifact]:
     """Build and zip every function into ``out`` and write ``out/template.json`` for deploying them."""
     artifacts = []
+    python = target_python(arch, python_version)
+    if python is None:
+        print(f"bytecode skipped: no python{python_version} for {arch} here; each cold start compiles what it imports")
     for function in functions():
         directory = out / function
         shutil.rmtree(directory, ignore_errors=True)
         build_function(function, directory, with_deps=True, python_version=python_version, arch=arch)
+        if python is not None:
+            compile_bytecode(function, directory, python)
         zip_path = zip_artifact(directory, out / f"{function}.zip")
         artifacts.append(Artifact(function, directory, zip_path, directory_size(directory), zip_path.stat().st_size))
     write_deploy_template(out / "template.json", {a.function: a.zip_path for a in artifacts})

@@ -9,7 +9,7 @@ import numpy as np
 
 from sfn_inference.core.bundle import ModelBundle
 from sfn_inference.core.errors import SfnInferenceError
-from sfn_inference.core.imaging import image_to_tensor
+from sfn_inference.core.imaging import image_samples
 from sfn_inference.core.messages import EncodedImage
 from sfn_inference.core.ports import ItemResult
 from sfn_inference.core.predictions import as_probabilities
@@ -56,16 +56,31 @@ class LiteRTImagePredictor:
         tensors, positions = [], []
         for i, image in enumerate(images):
             try:
-                tensors.append(image_to_tensor(image.data, self.bundle.preprocessing))
+                tensors.append(image_samples(image.data, self.bundle.preprocessing))
                 positions.append(i)
                 results.append(None)
             except SfnInferenceError as exc:
                 results.append(exc)
         if tensors:
-            rows = self.model.run(np.stack(tensors)).tolist()
+            rows = self.model.run(self._batch(tensors)).tolist()
             for i, row in zip(positions, rows, strict=True):
                 try:
                     results[i] = as_probabilities(row, len(self.labels))
                 except SfnInferenceError as exc:
                     results[i] = exc
         return [r for r in results if r is not None]
+
+    def _batch(self, samples: list[np.ndarray]) -> np.ndarray:
+        """One float32 batch, each image normalised into its slot (:func:`normalise`'s arithmetic,
+        element by element: the same bits). Whole-batch temporaries would be large enough for
+        malloc to map fresh pages each time: three times slower at batch 16."""
+        spec = self.bundle.preprocessing
+        batch = np.empty((len(samples), *samples[0].shape), np.float32)
+        scale, offset = np.float32(spec.scale), np.float32(spec.offset)
+        for slot, sample in zip(batch, samples, strict=True):
+            if sample.dtype == np.uint8:
+                np.multiply(sample, scale, out=slot, dtype=np.float32)
+                np.subtract(slot, offset, out=slot)
+            else:
+                slot[...] = sample
+        return batch

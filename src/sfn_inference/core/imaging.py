@@ -3,17 +3,20 @@
 Every mode Pillow decodes reaches the model at the 8-bit scale it was trained on: 16-bit
 samples are scaled (never clipped), transparency is composited over black, and a JPEG's EXIF
 orientation is applied. An 8-bit RGB image goes through exactly as it always did.
+
+A plain 8-bit greyscale or RGB PNG (what serialize sends for the demo) is decoded by libspng
+instead (:mod:`sfn_inference.core.png`), with the same pixels; Pillow decodes everything else,
+and is imported only then: it is off classify's cold path.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from sfn_inference.core.bundle import Preprocessing
 from sfn_inference.core.errors import (
     CorruptImageError,
     DecompressionBombError,
@@ -21,6 +24,12 @@ from sfn_inference.core.errors import (
     IncompatibleImageError,
     NotAnImageError,
 )
+from sfn_inference.core.png import decode_plain
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from sfn_inference.core.bundle import Preprocessing
 
 PNG = "image/png"
 JPEG = "image/jpeg"
@@ -44,7 +53,9 @@ def sniff_content_type(head: bytes) -> str:
 
 
 def decode_image(data: bytes) -> Image.Image:
-    """Fully decode PNG or JPEG bytes, refusing bombs and truncated files by name."""
+    """Fully decode PNG or JPEG bytes with Pillow, refusing bombs and truncated files by name."""
+    from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError  # noqa: PLC0415 - off the cold path
+
     sniff_content_type(data[:SNIFF_BYTES])
     try:
         with warnings.catch_warnings():
@@ -107,21 +118,28 @@ def _scaled(image: Image.Image) -> Image.Image:
     transparent = image.info.get("transparency")  # a 16-bit grey PNG's tRNS: one grey value
     if isinstance(transparent, int) and image.mode != "F":
         eight[np.asarray(image) == transparent] = 0
-    return Image.fromarray(eight, "L")
+    return _from_bands(eight[..., None], "L")
 
 
 def _from_bands(bands: np.ndarray, mode: str) -> Image.Image:
+    from PIL import Image  # noqa: PLC0415 - off the cold path
+
     return Image.fromarray(bands[..., 0] if mode == "L" else bands, mode)
 
 
-def to_tensor(image: Image.Image, spec: Preprocessing) -> np.ndarray:
-    """Resize, convert and normalise one image as the bundle declares: (H, W, C) float32."""
-    width, height = image.size
+def check_size(width: int, height: int, spec: Preprocessing) -> None:
     if min(width, height) < spec.min_side or max(width, height) / min(width, height) > MAX_ASPECT_RATIO:
         raise IncompatibleImageError(
             f"{width}x{height} cannot be fed to a {spec.width}x{spec.height} model "
             f"(sides must be at least {spec.min_side} px and the aspect ratio at most {MAX_ASPECT_RATIO:g})"
         )
+
+
+def to_tensor(image: Image.Image, spec: Preprocessing) -> np.ndarray:
+    """Resize, convert and normalise one image as the bundle declares: (H, W, C) float32."""
+    from PIL import Image  # noqa: PLC0415 - off the cold path
+
+    check_size(*image.size, spec)
     mode = image.mode
     try:
         image = to_eight_bit(image)
@@ -132,11 +150,64 @@ def to_tensor(image: Image.Image, spec: Preprocessing) -> np.ndarray:
         raise IncompatibleImageError(f"cannot convert mode {mode} to {spec.color_mode}: {exc}") from None
     if image.size != (spec.width, spec.height):
         image = image.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
-    pixels = np.asarray(image, dtype=np.float32)
+    return _normalised(np.asarray(image, dtype=np.float32), spec)
+
+
+def _normalised(pixels: np.ndarray, spec: Preprocessing) -> np.ndarray:
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     return (pixels * np.float32(spec.scale) - np.float32(spec.offset)).astype(np.float32)
 
 
-def image_to_tensor(data: bytes, spec: Preprocessing) -> np.ndarray:
+def plain_to_tensor(pixels: np.ndarray, spec: Preprocessing) -> np.ndarray:
+    """:func:`to_tensor` of 8-bit grey or RGB pixels, without Pillow when nothing is resized or mixed.
+
+    Greyscale to RGB repeats the sample, as Pillow's conversion does; a resize or RGB to
+    greyscale (Pillow's rounding) goes through Pillow itself.
+    """
+    samples = model_samples(pixels, spec)
+    if samples is None:
+        from PIL import Image  # noqa: PLC0415 - off the cold path
+
+        return to_tensor(Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB"), spec)
+    return normalise(samples, spec)
+
+
+def model_samples(pixels: np.ndarray, spec: Preprocessing) -> np.ndarray | None:
+    """The model's (H, W, C) uint8 samples of decoded 8-bit pixels, or None when only Pillow can
+    make them (a resize, or RGB to greyscale). Refuses a size the model cannot take."""
+    height, width = pixels.shape[:2]
+    check_size(width, height, spec)
+    grey = pixels.ndim == 2
+    if (width, height) != (spec.width, spec.height) or (spec.color_mode == "L" and not grey):
+        return None
+    if grey:
+        return np.repeat(pixels[:, :, None], 3, axis=2) if spec.color_mode == "RGB" else pixels[:, :, None]
+    return pixels
+
+
+def normalise(samples: np.ndarray, spec: Preprocessing) -> np.ndarray:
+    """uint8 samples (one image or a stacked batch) as the model's float32 input: ``x * scale - offset``."""
+    return _normalised(samples.astype(np.float32), spec)
+
+
+def image_samples(data: bytes, spec: Preprocessing) -> np.ndarray:
+    """One image for the model: its uint8 samples when the fast path made them, else the float32 tensor.
+
+    A batch of uint8 samples is normalised in one go (:func:`normalise`), with the same result
+    as normalising each image: the arithmetic is element by element.
+    """
+    sniff_content_type(data[:SNIFF_BYTES])
+    pixels = decode_plain(data, MAX_PIXELS)
+    if pixels is not None:
+        samples = model_samples(pixels, spec)
+        if samples is not None:
+            return samples
+        return plain_to_tensor(pixels, spec)
     return to_tensor(decode_image(data), spec)
+
+
+def image_to_tensor(data: bytes, spec: Preprocessing) -> np.ndarray:
+    """The model's (H, W, C) float32 input for one PNG or JPEG."""
+    samples = image_samples(data, spec)
+    return normalise(samples, spec) if samples.dtype == np.uint8 else samples

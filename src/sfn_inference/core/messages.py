@@ -1,32 +1,59 @@
-"""The JSON that travels between states, and the rule for inlining image bytes.
+"""The JSON that travels between states, as pydantic models.
 
 A batch (a Distributed Map child) travels as :class:`BatchEvent`, declared by
-``"mode": "batch"`` in the ASL; anything else is one image.
-
-Step Functions caps every state's input and output at 262,144 bytes, and the
-Lambda task result around a payload carries a few hundred bytes of its own.
-Base64 grows bytes by a third, so an image is inlined only when its encoded
-form leaves :data:`STATE_HEADROOM_BYTES` for keys, labels and probabilities;
-anything larger travels by reference and ``classify`` reads it from S3.
+``"mode": "batch"`` in the ASL; anything else is one image. The plain parts (the
+inline rule, the envelope, :class:`EncodedImage`) live in :mod:`sfn_inference.core.wire`,
+which classify's hot path uses without importing pydantic; they are re-exported here.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sfn_inference.core.errors import InvalidEventError, summarise_validation
+from sfn_inference.core.wire import (  # re-exported: the plain parts of the messages
+    BATCH_MODE,
+    MAX_INLINE_BYTES,
+    STATE_HEADROOM_BYTES,
+    STATE_LIMIT_BYTES,
+    EncodedImage,
+    decode_image_data,
+    encode_inline,
+    fits_inline,
+    is_batch,
+    is_settled,
+    json_type,
+    unwrap_envelope,
+)
 
-STATE_LIMIT_BYTES = 262_144
-STATE_HEADROOM_BYTES = 32_768
-#: Largest raw object inlined as base64 (172,032 bytes).
-MAX_INLINE_BYTES = (STATE_LIMIT_BYTES - STATE_HEADROOM_BYTES) * 3 // 4
+__all__ = [
+    "BATCH_MODE",
+    "MAX_INLINE_BYTES",
+    "OUTCOMES",
+    "STATE_HEADROOM_BYTES",
+    "STATE_LIMIT_BYTES",
+    "BatchEvent",
+    "ClassifiedImage",
+    "EncodedImage",
+    "ImagePayload",
+    "ListedObject",
+    "ObjectRef",
+    "Outcome",
+    "ResultRow",
+    "Transport",
+    "decode_image_data",
+    "encode_inline",
+    "error_row",
+    "fits_inline",
+    "is_batch",
+    "is_settled",
+    "json_type",
+    "parse_model",
+    "unwrap_envelope",
+]
+
 
 Transport = Literal["inline", "reference"]
 
@@ -66,12 +93,7 @@ class ImagePayload(BaseModel):
 
     def image_bytes(self) -> bytes | None:
         """The inline image, or None when it travels by reference."""
-        if self.image_data is None:
-            return None
-        try:
-            return base64.b64decode(self.image_data, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidEventError("image_data is not valid base64") from None
+        return None if self.image_data is None else decode_image_data(self.image_data)
 
 
 class ClassifiedImage(ImagePayload):
@@ -82,45 +104,7 @@ class ClassifiedImage(ImagePayload):
     confidence_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
 
 
-def encode_inline(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def fits_inline(size: int) -> bool:
-    return size <= MAX_INLINE_BYTES
-
-
 M = TypeVar("M", bound=BaseModel)
-
-#: JSON's names for what ``json.loads`` gives, for messages a user can act on.
-_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
-
-
-def json_type(value: Any) -> str:
-    """The JSON name of a decoded value's type: ``null``, ``string``, ``array``, ..."""
-    if value is None:
-        return "null"
-    return _JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def unwrap_envelope(event: Any) -> Any:
-    """The ``body`` of a ``{"statusCode": 200, "body": ...}`` envelope, else ``event`` itself.
-
-    The course's Lambdas (and API Gateway proxies) wrap their answer so; the next state
-    then gets the envelope. The body may be an object or a JSON string of one. A non-2xx
-    envelope is the previous step's failure, not an input.
-    """
-    if not (isinstance(event, Mapping) and "statusCode" in event and "body" in event):
-        return event
-    status, body = event["statusCode"], event["body"]
-    if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except json.JSONDecodeError:
-            raise InvalidEventError(f"the envelope's body is a string but not JSON: {body[:80]!r}") from None
-    if not isinstance(status, int) or not 200 <= status < 300:
-        raise InvalidEventError(f"the previous step answered statusCode {status!r}: {str(body)[:200]}")
-    return body
 
 
 def parse_model(model: type[M], event: Any) -> M:
@@ -131,17 +115,8 @@ def parse_model(model: type[M], event: Any) -> M:
         raise InvalidEventError(f"invalid {model.__name__}: {summarise_validation(exc)}") from None
 
 
-@dataclass(frozen=True)
-class EncodedImage:
-    """Image bytes with the content type sniffed once, when they were read: it travels with them."""
-
-    data: bytes
-    content_type: str
-
-
 # --- batch mode -------------------------------------------------------------------------------------
 
-BATCH_MODE = "batch"
 Outcome = Literal["confident", "low_confidence", "error"]
 OUTCOMES: tuple[Outcome, ...] = ("confident", "low_confidence", "error")
 
@@ -179,15 +154,6 @@ class BatchEvent(BaseModel):
     bucket: str = Field(min_length=1)
     items: list[dict[str, Any]]
     confidence_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
-
-
-def is_batch(event: Any) -> bool:
-    """The ASL declares a batch with ``"mode": "batch"``; the single-image shapes never carry it."""
-    return isinstance(event, Mapping) and event.get("mode") == BATCH_MODE
-
-
-def is_settled(item: Mapping[str, Any]) -> bool:
-    return "outcome" in item
 
 
 def error_row(key: str, etag: str | None, exc: BaseException) -> ResultRow:

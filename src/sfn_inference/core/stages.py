@@ -104,6 +104,9 @@ def serialize_batch(event: BatchEvent, store: ObjectStore) -> list[dict[str, Any
 
 # --- classify ----------------------------------------------------------------------------------------
 
+#: An earlier answer an event may carry (filter's output classified again): replaced, never re-validated.
+_ANSWER = ("label", "confidence", "confidence_threshold")
+
 
 def load_image(payload: ImagePayload, store: ObjectStore) -> EncodedImage:
     """The payload's image, inline or read by reference, with the content type serialize sniffed
@@ -126,7 +129,7 @@ def classify_one(payload: ImagePayload, store: ObjectStore, predictor: Predictor
         raise result
     prediction = top(result, predictor.labels)
     return ClassifiedImage(
-        **payload.model_dump(exclude={"inferences", "content_type"}),
+        **payload.model_dump(exclude={"inferences", "content_type", *_ANSWER}),
         content_type=image.content_type,
         inferences=prediction.probabilities,
         label=prediction.label,
@@ -154,7 +157,7 @@ def classify_batch(event: BatchEvent, store: ObjectStore, predictor: Predictor) 
             continue
         prediction = top(result, predictor.labels)
         classified = ClassifiedImage(
-            **payload.model_dump(exclude={"inferences", "image_data"}),
+            **payload.model_dump(exclude={"inferences", "image_data", *_ANSWER}),
             inferences=prediction.probabilities,
             label=prediction.label,
             confidence=prediction.confidence,

@@ -52,15 +52,31 @@ class LogStreamWriter(CaptureWriter):
             separators=(",", ":"),
         )[:-1]  # the open object, to which the record is appended without re-encoding it
 
-    def _store(self, line: bytes, now: datetime) -> None:
-        record = line.rstrip(b"\n").decode()
-        text = f'{{"{CAPTURE_KEY}":{self._prefix},"record":{record}}}}}\n'
-        if len(text.encode()) <= MAX_LOG_EVENT_BYTES:
+    def _line(self, record: str) -> str:
+        return f'{{"{CAPTURE_KEY}":{self._prefix},"record":{record}}}}}\n'
+
+    def _store_many(self, records: list[str], now: datetime) -> None:
+        """A batch's records in one write (each still its own line, so its own log event)."""
+        lines = [self._line(r) for r in records]
+        fits = [line for line in lines if len(line) <= MAX_LOG_EVENT_BYTES]
+        if fits:
+            self._emit("".join(fits))
+            with self._lock:
+                self.counters.captured += len(fits)
+                self.counters.written_records += len(fits)
+        for record, line in zip(records, lines, strict=True):
+            if len(line) > MAX_LOG_EVENT_BYTES:
+                self._store(record, now)
+
+    def _store(self, record: str, now: datetime) -> None:
+        text = self._line(record)
+        if len(text) <= MAX_LOG_EVENT_BYTES:  # ASCII JSON: characters are bytes
             self._emit(text)
             with self._lock:
                 self.counters.captured += 1
                 self.counters.written_records += 1
             return
+        line = record.encode() + b"\n"
         path = capture_path(self.config.endpoint_name, self.config.variant_name, now)
         try:
             self.sink.write(path, line)

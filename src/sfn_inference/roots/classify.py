@@ -85,14 +85,13 @@ class CapturingPredictor:
 
     def predict(self, images: Sequence[EncodedImage]) -> list[ItemResult]:
         results = self.inner.predict(images)
-        for image, result in zip(images, results, strict=True):
-            if not isinstance(result, SfnInferenceError):  # an endpoint records only what it answered
-                self.writer.capture(
-                    input_body=image.data,
-                    input_content_type=image.content_type,
-                    output_body=json.dumps(result).encode(),
-                    output_content_type="application/json",
-                )
+        self.writer.capture_many(
+            [
+                (image.data, image.content_type, json.dumps(result).encode(), "application/json")
+                for image, result in zip(images, results, strict=True)
+                if not isinstance(result, SfnInferenceError)  # an endpoint records only what it answered
+            ]
+        )
         return results
 
 

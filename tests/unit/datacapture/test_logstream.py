@@ -133,3 +133,34 @@ def test_the_classify_root_captures_through_the_log(monkeypatch) -> None:
     monkeypatch.setenv("MODEL_DIR", str(BUNDLE_DIR))
     monkeypatch.setenv("CAPTURE_DESTINATION_S3_URI", DESTINATION)
     assert isinstance(classify_root.build(store=InMemoryObjectStore()).capture, LogStreamWriter)
+
+
+def test_a_batch_is_one_write_of_one_line_per_record_and_big_ones_go_to_s3() -> None:
+    store = InMemoryObjectStore()
+    config = CaptureConfig.from_env({"CAPTURE_DESTINATION_S3_URI": DESTINATION})
+    assert config is not None
+    writes: list[str] = []
+    writer = LogStreamWriter(config, ObjectStoreSink(store, DESTINATION), emit=writes.append)
+    small = (b"\x89PNG small", "image/png", b"[1.0]", "application/json")
+    big = (b"\x89PNG" + b"\0" * MAX_LOG_EVENT_BYTES, "image/png", b"[1.0]", "application/json")
+    assert writer.capture_many([small, big, small]) == 3
+    [write] = writes
+    lines = write.splitlines()
+    assert len(lines) == 2 and all(json.loads(line)[CAPTURE_KEY]["record"]["eventVersion"] == "0" for line in lines)
+    assert len(store.objects) == 1
+    assert writer.counters.written_records == 3 and writer.counters.captured == 3
+
+
+def test_capture_many_samples_as_capture_does() -> None:
+    import random
+
+    config = CaptureConfig.from_env({"CAPTURE_DESTINATION_S3_URI": DESTINATION, "CAPTURE_SAMPLING_PERCENTAGE": "50"})
+    assert config is not None
+    one, many = (LogStreamWriter(config, ObjectStoreSink(InMemoryObjectStore(), DESTINATION), emit=lambda _: None,
+                                 ) for _ in range(2))  # fmt: skip
+    one._rng, many._rng = random.Random(7), random.Random(7)
+    request = (b"\x89PNG", "image/png", b"[1.0]", "application/json")
+    kept = [one.capture(input_body=request[0], input_content_type=request[1], output_body=request[2],
+                        output_content_type=request[3]) for _ in range(40)]  # fmt: skip
+    assert many.capture_many([request] * 40) == sum(kept)
+    assert many.counters.as_dict() == one.counters.as_dict()

@@ -25,6 +25,8 @@ from sfn_inference.datacapture.writer import (
     DataCaptureConfig,
     LocalDirectorySink,
     ObjectStoreSink,
+    RecordEncoder,
+    build_record,
     open_capture_writer,
 )
 from sfn_inference.roots import classify as classify_root
@@ -495,3 +497,46 @@ def test_capture_keeps_boto3_off_the_cold_start_import_path() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("options", "header"),
+    [
+        ([{"CaptureMode": "Input"}, {"CaptureMode": "Output"}], {"CsvContentTypes": ["text/csv"]}),
+        ([{"CaptureMode": "InputAndOutput"}], {"JsonContentTypes": ["application/json", "text/plain"]}),
+        ([{"CaptureMode": "Input"}], None),
+        ([{"CaptureMode": "Output"}], {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}),
+    ],
+    ids=["both-csv", "json-and-text", "input-only-base64", "output-only"],
+)
+@pytest.mark.parametrize(
+    ("input_type", "body"),
+    [
+        ("image/png", b"\x89PNG\r\n\x1a\n\x00\xff"),
+        ("text/csv", '1,2,"é"\n3'.encode()),
+        ("application/json", json.dumps({"q": '\u2603 "x"\\'}).encode()),
+        ("text/plain; charset=utf-8", b"\xff not utf-8 \x00"),
+        ("application/json", b""),
+    ],
+    ids=["png", "csv-unicode", "json-escapes", "text-not-utf8", "empty"],
+)
+def test_the_fast_encoder_writes_exactly_what_json_dumps_writes(options, header, input_type: str, body: bytes) -> None:
+    capture_config = DataCaptureConfig.model_validate(
+        data_capture(CaptureOptions=options, CaptureContentTypeHeader=header)
+    )
+    when = datetime(2026, 11, 30, 2, 3, 4, 567891, tzinfo=UTC)
+    for inference_id in (None, "", 'id "quoted" \u00e9'):
+        kwargs: dict[str, Any] = {
+            "input_body": body,
+            "input_content_type": input_type,
+            "output_body": json.dumps(PROBS).encode(),
+            "output_content_type": "application/json",
+            "inference_time": when,
+            "event_id": "0b7e3c6e-1d39-4f0e-9d3a-1c6d2b8f4a55",
+            "inference_id": inference_id,
+        }
+        expected = json.dumps(build_record(capture_config, **kwargs), separators=(",", ":"))
+        encoder = RecordEncoder(capture_config)
+        assert encoder.encode(**kwargs) == expected
+        assert encoder.encode(**kwargs) == expected  # and again, from its cache
+        assert encoder.encode(**kwargs).isascii()
