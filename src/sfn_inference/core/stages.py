@@ -36,7 +36,7 @@ from sfn_inference.core.messages import (
     parse_model,
     unwrap_envelope,
 )
-from sfn_inference.core.ports import ObjectStore, Predictor
+from sfn_inference.core.ports import ObjectInfo, ObjectStore, Predictor
 from sfn_inference.core.predictions import top
 
 #: Objects above this are refused outright: no image this model takes is anywhere near it.
@@ -46,10 +46,14 @@ MAX_OBJECT_BYTES = 32 * 1024 * 1024
 # --- serialize ---------------------------------------------------------------------------------------
 
 
-def serialize_object(ref: ObjectRef, store: ObjectStore) -> ImagePayload:
-    """Read an object and return it inline (base64) or, when too big for state, by reference."""
+def serialize_object(ref: ObjectRef, store: ObjectStore, *, listed: ObjectInfo | None = None) -> ImagePayload:
+    """Read an object and return it inline (base64) or, when too big for state, by reference.
+
+    ``listed`` is what a listing already said of the object (the batch's ItemReader): its size
+    and ETag stand in for the HEAD a single event needs.
+    """
     try:
-        info = store.head(ref.bucket, ref.key)
+        info = listed or store.head(ref.bucket, ref.key)
     except ObjectNotFoundError:
         if ref.encoded_key is None:
             raise
@@ -90,7 +94,9 @@ def serialize_batch(event: BatchEvent, store: ObjectStore) -> list[dict[str, Any
     for raw in event.items:
         listed = parse_model(ListedObject, raw)
         try:
-            payload = serialize_object(ObjectRef(bucket=event.bucket, key=listed.Key, etag=listed.etag), store)
+            known = None if listed.Size is None else ObjectInfo(listed.Size, listed.etag, None)
+            ref = ObjectRef(bucket=event.bucket, key=listed.Key, etag=listed.etag)
+            payload = serialize_object(ref, store, listed=known)
             size = payload.size_bytes or 0
             if payload.transport == "inline" and size * 4 // 3 > budget:
                 payload = payload.model_copy(update={"transport": "reference", "image_data": None})

@@ -8,6 +8,7 @@ from sfn_inference.adapters.litert import LiteRTImagePredictor
 from sfn_inference.adapters.memory import InMemoryObjectStore
 from sfn_inference.core.bundle import ModelBundle
 from sfn_inference.core.messages import MAX_INLINE_BYTES, BatchEvent, ResultRow
+from sfn_inference.core.ports import ObjectInfo
 from sfn_inference.core.report import ReportRequest, rows_from_result_files, summarise_rows, write_report
 from sfn_inference.core.stages import classify_batch, filter_batch, serialize_batch
 from support import BUNDLE_DIR, load_handler, png_image
@@ -37,8 +38,23 @@ def store(reference_pngs) -> InMemoryObjectStore:
 
 
 def listing(store: InMemoryObjectStore, extra: tuple[str, ...] = ()) -> list[dict[str, object]]:
-    keys = [k for (_, k) in store.objects] + list(extra)
-    return [{"Key": k, "Etag": '"abc"', "Size": 1} for k in keys]
+    """What the ItemReader's listObjectsV2 gives: each key with its size (a listed key gone since has one too)."""
+    sizes = {k: len(body) for (_, k), (body, _) in store.objects.items()}
+    return [{"Key": k, "Etag": '"abc"', "Size": sizes.get(k, 1)} for k in [*sizes, *extra]]
+
+
+def test_the_listing_stands_in_for_the_head(store: InMemoryObjectStore) -> None:
+    """The ItemReader already gave each key's size: the batch does not HEAD what it listed."""
+    heads: list[str] = []
+    original = store.head
+
+    def counted_head(bucket: str, key: str) -> ObjectInfo:
+        heads.append(key)
+        return original(bucket, key)
+
+    store.head = counted_head  # type: ignore[method-assign]
+    serialize_batch(BatchEvent(mode="batch", bucket=BUCKET, items=listing(store)), store)
+    assert heads == []
 
 
 def run_child(store, predictor, items, threshold: float = 0.93) -> list[ResultRow]:
