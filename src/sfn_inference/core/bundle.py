@@ -55,6 +55,8 @@ class Dataset(BaseModel):
 
 Kind = Literal["image", "series", "tabular"]
 Runtime = Literal["litert", "onnxruntime"]
+#: The one file format each runtime loads.
+MODEL_SUFFIX: dict[str, str] = {"litert": ".tflite", "onnxruntime": ".onnx"}
 
 
 class BundleMetadata(BaseModel):
@@ -74,6 +76,14 @@ class BundleMetadata(BaseModel):
     feature_names: list[str] | None = Field(default=None, min_length=1)
     dataset: Dataset
     test_accuracy: float = Field(ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _model_file_matches_runtime(self) -> Self:
+        # Each runtime reads one format, and neither is a pickle: nothing here unpickles a model.
+        suffix = MODEL_SUFFIX[self.runtime]
+        if not self.model_file.endswith(suffix):
+            raise ValueError(f"a {self.runtime} model is a {suffix} file, not {self.model_file!r}")
+        return self
 
     @model_validator(mode="after")
     def _schema_matches_kind(self) -> Self:

@@ -104,6 +104,8 @@ def decode_series(items: Any, schema: SeriesSchema) -> SeriesBatch:
         raise InvalidRequestError(f'"items" is a JSON {_json_type(items)}; send a list of series')
     if not items:
         raise EmptyBatchError('"items" is empty: send at least one series')
+    if type(items[0]) in _NUMBERS:  # one bare series: say so, not "500 series is over the cap"
+        _flat(0, items[0], schema.length)
     if len(items) > schema.max_batch:
         raise BatchTooLargeError(
             f'"items" holds {len(items)} series; at most {schema.max_batch} per request: '
