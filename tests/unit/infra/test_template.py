@@ -152,7 +152,7 @@ def test_bucket_is_private_encrypted_tls_only_and_expires_captures(sam: dict[str
 # ------------------------------------------------------------------ functions
 def test_functions_share_runtime_tracing_powertools_and_have_own_log_groups(sam: dict[str, Any]) -> None:
     cfn = deployed(sam)
-    for name in ("SerializeFunction", "ClassifyFunction", "FilterFunction"):
+    for name in ("SerializeFunction", "ClassifyFunction", "FilterFunction", "FordaFunction", "IrisFunction"):
         props = cfn["Resources"][name]["Properties"]
         assert props["Runtime"] == "python3.12"
         assert props["Handler"] == "app.lambda_handler"
@@ -243,24 +243,49 @@ def test_uploads_under_the_incoming_prefix_start_the_state_machine_directly(sam:
         {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": "PipelineStateMachine"}}
     ]
     permissions = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
-    assert [p["Principal"] for p in permissions] == ["logs.amazonaws.com"], "EventBridge needs no glue permission"
+    assert "events.amazonaws.com" not in {p["Principal"] for p in permissions}, "EventBridge needs no glue permission"
 
 
 def test_in_lambda_captures_reach_s3_through_the_log_and_the_compactor(sam: dict[str, Any]) -> None:
+    """classify's log group is subscribed with LiteRT (an endpoint captures itself); forda's and
+    iris's always are: they run their models in-Lambda whatever the backend."""
+
+    def subscribed(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        found = {}
+        for r in cfn["Resources"].values():
+            if r["Type"] == "AWS::Logs::SubscriptionFilter":
+                found[r["Properties"]["LogGroupName"]["Ref"]] = r["Properties"]
+        return found
+
+    def permitted(cfn: dict[str, Any]) -> set[str]:
+        return {
+            r["Properties"]["SourceArn"]["Fn::GetAtt"][0]
+            for r in cfn["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "logs.amazonaws.com"
+        }
+
     litert, sagemaker = deployed(sam), deployed(sam, Backend="sagemaker")
-    [subscription] = [
-        r["Properties"] for r in litert["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"
-    ]
-    assert subscription["LogGroupName"] == {"Ref": "ClassifyLogGroup"}
-    assert subscription["DestinationArn"] == {"Fn::GetAtt": ["CaptureCompactorFunction", "Arn"]}
-    assert subscription["FilterPattern"] == FILTER_PATTERN
-    [permission] = [r["Properties"] for r in litert["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
-    assert permission["SourceArn"] == {"Fn::GetAtt": ["ClassifyLogGroup", "Arn"]}
-    assert not [r for r in sagemaker["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"]
+    groups = {"ClassifyLogGroup", "FordaLogGroup", "IrisLogGroup"}
+    assert set(subscribed(litert)) == permitted(litert) == groups
+    assert set(subscribed(sagemaker)) == permitted(sagemaker) == groups - {"ClassifyLogGroup"}
+    for subscription in subscribed(litert).values():
+        assert subscription["DestinationArn"] == {"Fn::GetAtt": ["CaptureCompactorFunction", "Arn"]}
+        assert subscription["FilterPattern"] == FILTER_PATTERN
     compactor = litert["Resources"]["CaptureCompactorRole"]
     assert {s["Sid"]: s["Resource"] for s in statements(compactor)}["WriteCaptures"] == {
         "Fn::Sub": "${ImageBucket.Arn}/captures/*"
     }
+
+
+def test_forda_and_iris_capture_under_their_own_endpoint_names(sam: dict[str, Any]) -> None:
+    cfn = deployed(sam, Backend="sagemaker")
+    for function, bundle in (("FordaFunction", "forda"), ("IrisFunction", "iris")):
+        variables = env(cfn, function)
+        assert variables["MODEL_DIR"] == f"models/{bundle}"
+        assert variables["CAPTURE_DESTINATION_S3_URI"] == {"Fn::Sub": "s3://${ImageBucket}/captures"}
+        assert variables["CAPTURE_ENDPOINT_NAME"] == {"Fn::Sub": f"${{AWS::StackName}}-{bundle}"}
+        assert variables["CAPTURE_SAMPLING_PERCENTAGE"] == {"Ref": "CaptureSamplingPercentage"}
+    assert env(cfn, "FordaFunction")["MAX_SERIES_PER_REQUEST"] == {"Ref": "MaxSeriesPerRequest"}
 
 
 # ----------------------------------------------------------------- SageMaker
