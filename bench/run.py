@@ -1,4 +1,4 @@
-"""``make bench``: every measure of issue 7, written to bench/results/latest.{json,md}.
+"""``make bench``: every measure of issues 7 and 13, written to bench/results/latest.{json,md}.
 
     .venv/bin/python -m bench.run [--quick] [--out-dir DIR] [--skip-tf] [--skip-package]
 
@@ -28,11 +28,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import coldstart, package, pipeline, report, startup, warm
+from bench import coldstart, models, package, pipeline, report, startup, warm
 from bench.common import ROOT, TRAIN_PYTHON, Settings
 from bench.workspace import Workspace, cpu_count
 
-SECTIONS = ("cold_start", "warm", "pipeline", "package", "startup")
+SECTIONS = ("cold_start", "warm", "pipeline", "package", "startup", "models")
 
 
 def machine() -> dict[str, Any]:
@@ -104,6 +104,7 @@ def run(settings: Settings, scratch: Path) -> dict[str, Any]:
 
     results["cold_start"] = guarded("cold start", timings, lambda: coldstart.measure(ws, settings))
     results["package"] = guarded("package size", timings, lambda: package.measure(ws, settings))
+    results["models"] = guarded("FordA and Iris functions", timings, lambda: models.measure(ws, settings))
 
     peer: list[float] = []
     cycles: list[dict[str, float]] = []

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("cold_start", "warm", "pipeline", "package", "startup")
+SECTIONS = ("cold_start", "warm", "pipeline", "package", "startup", "models")
 
 
 def test_quick_bench_writes_every_section(tmp_path) -> None:
@@ -32,8 +32,16 @@ def test_quick_bench_writes_every_section(tmp_path) -> None:
     assert results["warm"]["in_process"]["t1"]["per_image"]["raw_b1"]["median"] > 0
     assert results["pipeline"]["per_image_executions"]["executions_per_s"]["median"] > 0
     assert results["startup"]["ready"]["median"] > 0
+    models = results["models"]
+    for function in ("forda", "iris"):
+        assert models["cold_start"][function]["handler"]["total"]["median"] > 0
+        assert "PIL" in models["cold_start"][function]["not_imported"]
+    assert models["warm"]["forda"]["n64"]["handler"]["median"] > models["warm"]["forda"]["n64"]["raw"]["median"] > 0
+    assert models["warm"]["iris"]["get"]["handler"]["median"] > 0
+    assert models["sizes"]["status"] == "skipped"  # --quick builds no artifacts
     assert results["targets"] and all(t["met"] in (True, False, None) for t in results["targets"])
     table = (tmp_path / "latest.md").read_text()
     assert "| measure | figure |" in table
     assert results["machine"]["cpu_model"] in table
+    assert "### The FordA and Iris functions (issue 13)" in table
     assert "| measure | figure |" in completed.stdout
