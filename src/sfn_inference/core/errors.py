@@ -87,6 +87,34 @@ class BatchToleranceExceededError(SfnInferenceError):
     """More child workflows of a batch failed as a whole than ToleratedFailurePercentage allows."""
 
 
+# --- the HTTP routes -----------------------------------------------------------------------------------
+# Their status codes are in sfn_inference.core.http, the one place errors become HTTP answers.
+
+
+class UnsupportedMediaTypeError(SfnInferenceError):
+    """The request's Content-Type is not one the route accepts."""
+
+
+class RequestTooLargeError(SfnInferenceError):
+    """The request body is larger than the route accepts."""
+
+
+class UrlRefusedError(SfnInferenceError):
+    """The URL may not be fetched: its scheme, its credentials, or the address its host resolves to."""
+
+
+class UrlFetchError(SfnInferenceError):
+    """The URL was allowed but could not be fetched: DNS, connection, HTTP status or redirects."""
+
+
+class UrlTimeoutError(UrlFetchError):
+    """The server behind the URL did not connect or answer within the fetch's time limits."""
+
+
+class UrlTooLargeError(UrlFetchError):
+    """The object behind the URL is larger than the fetch's byte cap."""
+
+
 # --- requests to the series and tabular models (the HTTP front door and direct invokes) -----------
 # A caller's own mistakes: each message says what to send instead. RequestError and its
 # subclasses are 400 (the request cannot be read as the endpoint's request); InputError and

@@ -4,7 +4,7 @@ Two kinds of event reach them:
 
 - an API Gateway proxy event (HTTP API payload 2.0, or REST API 1.0): the request is its
   method, query parameters and body, and the answer is an HTTP response whose body is
-  JSON, with the status a named error maps to (:func:`status_of`);
+  JSON, with the status :mod:`sfn_inference.core.http` maps the named error to;
 - the seed's plain event, from a direct ``lambda invoke``: the request itself
   (``{"sl": 6.9, ...}``, ``{"items": [...]}``), or ``{"body": "<JSON text>"}`` as the FordA
   seed's handler read it. The answer is the seed's ``{"statusCode": 200, "body": answer}``,
@@ -13,20 +13,13 @@ Two kinds of event reach them:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfn_inference.core.errors import (
-    BodyNotJsonError,
-    InputError,
-    InvalidEventError,
-    RequestError,
-    SfnInferenceError,
-)
+from sfn_inference.core.errors import BodyNotJsonError, InvalidEventError, SfnInferenceError
+from sfn_inference.core.http import body_bytes, error_body, status_for
 
 JSON = "application/json"
 
@@ -77,26 +70,16 @@ def parse_event(event: Any) -> Request:
 
 
 def _body_text(event: Mapping[str, Any]) -> str | None:
+    """The body as text; over core.http's limit is RequestTooLargeError (413), as for every route."""
     body = event.get("body")
-    if body is None:
+    if body is None or body == "":
         return None
     if not isinstance(body, str):
         raise InvalidEventError(f"the event's body is a {type(body).__name__}, not a string")
-    if not event.get("isBase64Encoded"):
-        return body
     try:
-        return base64.b64decode(body, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        return body_bytes(body, bool(event.get("isBase64Encoded"))).decode("utf-8")
+    except UnicodeDecodeError:
         raise BodyNotJsonError("the body is not UTF-8 JSON text") from None
-
-
-def status_of(error: SfnInferenceError) -> int:
-    """400: the request cannot be read; 422: its values are not what the model takes; else 500."""
-    if isinstance(error, RequestError | InvalidEventError):
-        return 400
-    if isinstance(error, InputError):
-        return 422
-    return 500
 
 
 def response(status: int, payload: Any) -> dict[str, Any]:
@@ -106,10 +89,6 @@ def response(status: int, payload: Any) -> dict[str, Any]:
         "headers": {"content-type": JSON},
         "body": json.dumps(payload, separators=(",", ":")),
     }
-
-
-def error_body(error: SfnInferenceError) -> dict[str, str]:
-    return {"error": type(error).__name__, "message": str(error)}
 
 
 def serve(event: Any, answer: Callable[[Request], Any]) -> dict[str, Any]:
@@ -123,4 +102,4 @@ def serve(event: Any, answer: Callable[[Request], Any]) -> dict[str, Any]:
     try:
         return response(200, answer(parse_event(event)))
     except SfnInferenceError as exc:
-        return response(status_of(exc), error_body(exc))
+        return response(status_for(exc), error_body(exc))

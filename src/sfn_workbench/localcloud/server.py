@@ -44,6 +44,7 @@ PLUGINS = (
     "s3_plugin",
     "distributed_map_plugin",
     "sagemaker",
+    "apigateway_plugin",
 )
 
 
