@@ -13,6 +13,7 @@ Python runtime ships them.
 
 from __future__ import annotations
 
+import ast
 import base64
 import glob
 import json
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,6 +53,8 @@ ARCHES = ("x86_64", "arm64")
 #: What each function needs besides code, relative to the root and to the task root alike.
 BUNDLES = {
     "classify": [Path("models") / "digits"],
+    "digits": [Path("models") / "digits"],
+    "fashion": [Path("models") / "fashion"],
     "forda": [Path("models") / "forda"],
     "iris": [Path("models") / "iris"],
 }
@@ -60,7 +63,7 @@ LAMBDA_PROVIDED = {"boto3", "botocore", "s3transfer"}
 #: Distributions only some functions load. LiteRT and what it pulls in (ml-dtypes,
 #: protobuf, flatbuffers) are about a third of an artifact, and only the LiteRT functions run
 #: it; ONNX Runtime (45 MB) only the Iris function does.
-ONLY_FOR = {"ai-edge-litert": {"classify", "forda"}, "onnxruntime": {"iris"}}
+ONLY_FOR = {"ai-edge-litert": {"classify", "digits", "fashion", "forda"}, "onnxruntime": {"iris"}}
 #: Distributions some functions never load: the series and tabular functions decode no images.
 NOT_FOR = {"pillow": {"forda", "iris"}}
 #: The module each of those distributions is imported as: an artifact without the distribution
@@ -84,8 +87,9 @@ UNUSED_PATHS = (
     "ai_edge_litert/aot",
     "ai_edge_litert/vendors",
     "ai_edge_litert/tools",
-    # Powertools' REST event handler (with a bundled Swagger UI): no handler here serves HTTP.
-    "aws_lambda_powertools/event_handler",
+    # The Swagger UI's script and styles, served only by a resolver with enable_swagger (none here).
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
     # numpy's Fortran wrapper generator, a build tool that `import numpy` never loads.
     "numpy/f2py",
     # ONNX Runtime's Python tools (model conversion, quantisation, transformer fusion): an
@@ -95,6 +99,9 @@ UNUSED_PATHS = (
     "onnxruntime/tools",
     "onnxruntime/datasets",
 )
+#: Trimmed from each artifact whose handler does not import the module: only the HTTP functions
+#: (``functions/<name>/app.py`` importing Powertools' event handler) keep it.
+UNLESS_IMPORTED = {"aws_lambda_powertools/event_handler": "aws_lambda_powertools.event_handler"}
 #: Shared libraries nothing here loads: Pillow's AVIF codec (decode_image opens PNG and JPEG
 #: only) and numpy's SIMD test module (numpy's own tests import it, `import numpy` does not).
 UNUSED_GLOBS = (
@@ -140,7 +147,7 @@ def build_function(
         shutil.copytree(root / bundle, out / bundle, ignore=ignore)
     if with_deps:
         install_dependencies(function, out, python_version=python_version, arch=arch)
-        trim(out)
+        trim(out, keep=kept_paths(function))
     return out
 
 
@@ -234,9 +241,21 @@ def _without_lambda_provided(resolution: list[dict[str, Any]]) -> list[str]:
     return sorted(f"{by_name[n]['metadata']['name']}=={by_name[n]['metadata']['version']}" for n in keep)
 
 
-def trim(artifact: Path) -> None:
+def kept_paths(function: str) -> set[str]:
+    """The :data:`UNLESS_IMPORTED` paths this function's handler needs, by what ``app.py`` imports."""
+    tree = ast.parse((project_root() / "functions" / function / "app.py").read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    return {
+        path
+        for path, module in UNLESS_IMPORTED.items()
+        if any(name == module or name.startswith(f"{module}.") for name in imported)
+    }
+
+
+def trim(artifact: Path, keep: Collection[str] = ()) -> None:
     """Delete what Lambda never loads; ``check_artifacts`` runs the handlers on the result to prove it."""
-    for relative in UNUSED_PATHS:
+    for relative in [*UNUSED_PATHS, *(p for p in UNLESS_IMPORTED if p not in keep)]:
         path = artifact / relative
         if path.is_dir():
             shutil.rmtree(path)

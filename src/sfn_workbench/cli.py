@@ -523,7 +523,7 @@ def tutorials(
     try:
         if control.STACKS["litert"] not in cloud.deployed_stacks():
             cloud.deploy("litert")
-        outputs = cloud.stack(control.STACKS["litert"])["outputs"]
+        stack = cloud.stack(control.STACKS["litert"])
         lam = cloud.client("lambda")
 
         def invoke(function: str, event: Any) -> Any:
@@ -533,7 +533,8 @@ def tutorials(
                 raise _fail(f"{function}: {payload.get('errorType')}: {payload.get('errorMessage')}")
             return payload
 
-        transport = seeds.Transport(outputs, invoke)
+        api_url = seeds.local_api_url(cloud.ctx.endpoint_url, stack)
+        transport = seeds.Transport(stack["outputs"], invoke, api_url)
         console.rule(f"the tutorials' requests, through {transport.how}")
         exchanges = seeds.run(transport)
         table = Table()

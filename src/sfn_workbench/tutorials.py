@@ -6,8 +6,9 @@
 - scikit-learn (``003_*`` seed): the test event ``{"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}``,
   whose answer is ``virginica``, by POST and by GET query parameters.
 
-Each request goes over HTTP to the stack's HTTP API when it has one (``HttpApiUrl``), and
-is a direct Lambda invocation with the seed's own event otherwise.
+Each request goes over HTTP to the stack's HTTP API (on the local cloud, its data plane at
+``{endpoint}/_aws/execute-api/{apiId}/{stage}``), or, given no API URL, is a direct Lambda
+invocation with the seed's own event.
 """
 
 from __future__ import annotations
@@ -47,11 +48,21 @@ def reference_series() -> list[dict[str, Any]]:
     return data
 
 
-class Transport:
-    """HTTP to the stack's API when it has one; else a direct invocation with the seed's event."""
+def local_api_url(endpoint_url: str, stack: dict[str, Any]) -> str:
+    """The stack's HTTP API on the local cloud's data plane; "" when the stack has none."""
+    api = stack.get("resources", {}).get("HttpApi", {}).get("ref")
+    url = str(stack.get("outputs", {}).get("HttpApiUrl") or "")
+    if not api or not url:
+        return ""
+    stage = url.rstrip("/").rsplit("/", 1)[-1]
+    return f"{endpoint_url.rstrip('/')}/_aws/execute-api/{api}/{stage}"
 
-    def __init__(self, outputs: dict[str, Any], invoke: Callable[[str, Any], Any]) -> None:
-        self.base = str(outputs.get("HttpApiUrl") or "").rstrip("/")
+
+class Transport:
+    """HTTP to ``api_url`` when given; else a direct invocation with the seed's event."""
+
+    def __init__(self, outputs: dict[str, Any], invoke: Callable[[str, Any], Any], api_url: str = "") -> None:
+        self.base = api_url.rstrip("/")
         self.functions = {"forda": outputs["FordaFunctionName"], "iris": outputs["IrisFunctionName"]}
         self.invoke = invoke
 

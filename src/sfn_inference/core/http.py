@@ -32,6 +32,7 @@ import binascii
 import json
 from collections.abc import Collection, Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -157,6 +158,39 @@ def parse_url_request(data: bytes | Mapping[str, Any]) -> UrlRequest:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidEventError(f'the body is not JSON ({exc}): send {{"url": "https://..."}}') from None
     return parse_model(UrlRequest, data)
+
+
+#: Query parameters that carry credentials (presigned URLs): never logged or captured.
+SECRET_PARAMETERS = frozenset(
+    {"x-amz-signature", "x-amz-credential", "x-amz-security-token", "signature", "awsaccesskeyid", "sig", "token"}
+)
+
+
+def redact_url(url: str) -> str:
+    """The URL with the values of credential parameters (a presigned URL's signature) replaced."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, "REDACTED" if k.lower() in SECRET_PARAMETERS else v) for k, v in parse_qsl(parts.query, True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
+
+
+class TutorialImageEvent(BaseModel):
+    """The TFLite tutorial's ``events/0.json``, invoked directly (``sam local invoke``,
+    ``aws lambda invoke``): an API Gateway proxy event whose body is the image, base64."""
+
+    body: str
+    isBase64Encoded: bool  # the event's own field name
+    headers: dict[str, str] | None = None
+
+
+def tutorial_image(event: Any) -> tuple[bytes, str | None]:
+    """The image bytes of a :class:`TutorialImageEvent`, and its Content-Type header if it has one."""
+    parsed = parse_model(TutorialImageEvent, event)
+    if not parsed.isBase64Encoded:
+        raise InvalidEventError("the image travels base64-encoded in body, with isBase64Encoded true")
+    content_type = next((v for k, v in (parsed.headers or {}).items() if k.lower() == "content-type"), None)
+    return body_bytes(parsed.body, True), content_type
 
 
 # --- answers ----------------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ than deep inside a request.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sfn_inference.core.errors import ConfigError, summarise_validation
 
@@ -61,3 +62,57 @@ class SeriesConfig(ModelConfig):
     #: The cap on N: about 10 KB of JSON per 500-value series, so 256 stay well inside
     #: Lambda's 6 MB request payload, and one LiteRT invoke of 256 series takes ~0.1 s.
     max_batch: int = Field(default=256, ge=1, le=4096, alias="MAX_SERIES_PER_REQUEST")
+
+
+class ImageApiConfig(EnvSettings):
+    """An HTTP image route's model: which bundle, and LiteRT's threads (one per vCPU)."""
+
+    model_dir: str | None = Field(default=None, alias="MODEL_DIR")
+    num_threads: int = Field(default=1, ge=1, le=16, alias="LITERT_NUM_THREADS")
+
+
+#: ``host`` or ``host:port``, as an allow-list entry names a server.
+_HOST_PORT = re.compile(r"^(?P<host>[a-z0-9._-]+|\[[0-9a-f:.]+\])(?::(?P<port>\d{1,5}))?$")
+
+
+class UrlFetchConfig(EnvSettings):
+    """The URL route's fetch limits. All of them keep a fetch well inside API Gateway's 30 s.
+
+    ``URL_ALLOW_HOSTS`` (comma-separated ``host`` or ``host:port``) names servers that may be
+    fetched even though they resolve to loopback, private or link-local addresses: locally,
+    the local cloud's S3 (so a presigned URL works) and a test's own server. Empty on AWS.
+    """
+
+    allow_hosts: str = Field(default="", alias="URL_ALLOW_HOSTS")
+    max_bytes: int = Field(default=4 * 1024 * 1024, gt=0, le=32 * 1024 * 1024, alias="URL_MAX_BYTES")
+    connect_timeout_s: float = Field(default=3.0, gt=0.0, le=10.0, alias="URL_CONNECT_TIMEOUT_S")
+    #: The longest a server may stall between two reads...
+    read_timeout_s: float = Field(default=5.0, gt=0.0, le=20.0, alias="URL_READ_TIMEOUT_S")
+    #: ...and the longest the whole fetch may take, redirects included.
+    total_timeout_s: float = Field(default=12.0, gt=0.0, le=25.0, alias="URL_TOTAL_TIMEOUT_S")
+    max_redirects: int = Field(default=3, ge=0, le=10, alias="URL_MAX_REDIRECTS")
+    #: Lambda's own Runtime API (set by Lambda): never fetched, allow-list or not.
+    runtime_api: str = Field(default="", alias="AWS_LAMBDA_RUNTIME_API")
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        for entry in _entries(value):
+            if not _HOST_PORT.match(entry):
+                raise ValueError(f"{entry!r} is not host or host:port")
+        return value
+
+    @property
+    def allowed(self) -> frozenset[tuple[str, int | None]]:
+        """``(host, port)`` pairs; a None port allows every port of that host."""
+        pairs = set()
+        for entry in _entries(self.allow_hosts):
+            found = _HOST_PORT.match(entry)
+            assert found is not None  # checked by the validator
+            port = found.group("port")
+            pairs.add((found.group("host").strip("[]"), int(port) if port else None))
+        return frozenset(pairs)
+
+
+def _entries(value: str) -> list[str]:
+    return [part.strip().lower() for part in value.split(",") if part.strip()]

@@ -118,3 +118,9 @@ class CaptureRecorder:
             output_body=json.dumps([float(p) for p in probabilities]).encode(),
             output_content_type=JSON_CONTENT_TYPE,
         )
+
+
+def writer_from_env(store: ObjectStore, env: Mapping[str, str] | None = None) -> LogStreamWriter | None:
+    """The in-Lambda capture writer when ``CAPTURE_*`` is set (else None): each record a log line,
+    a record too big for one log event written to S3 through ``store``."""
+    return log_capture_writer(env, store=store)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sfn_inference.core.bundle import DEFAULT_BUNDLE
 from sfn_workbench.localcloud.context import ACCOUNT_ID, REGION, LocalCloudContext
@@ -53,7 +54,9 @@ class LocalCloud:
         return sorted(p.stem for p in (self.ctx.state_dir / "stacks").glob("*.json"))
 
     def deploy(self, backend: str = "litert", overrides: dict[str, str] | None = None) -> Stack:
-        params = {"Backend": backend, **(overrides or {})}
+        # The URL route may fetch from this cloud's own S3 (a presigned URL), and from nothing
+        # else on the loopback: the allow-list names this server's host and port only.
+        params = {"Backend": backend, "UrlAllowHosts": urlsplit(self.ctx.endpoint_url).netloc, **(overrides or {})}
         if backend == "sagemaker":
             params.setdefault("ModelDataUrl", self.upload_model())
             params.setdefault(

@@ -72,6 +72,10 @@ class Deployer:
             "AWS::SageMaker::Model": self._sm_model,
             "AWS::SageMaker::EndpointConfig": self._sm_endpoint_config,
             "AWS::SageMaker::Endpoint": self._sm_endpoint,
+            "AWS::ApiGatewayV2::Api": self._http_api,
+            "AWS::ApiGatewayV2::Integration": self._http_integration,
+            "AWS::ApiGatewayV2::Route": self._http_route,
+            "AWS::ApiGatewayV2::Stage": self._http_stage,
         }
         self._code_dirs: dict[str, Path] = {}
 
@@ -366,6 +370,90 @@ class Deployer:
         arn = sm.create_endpoint(EndpointName=name, EndpointConfigName=config)["EndpointArn"]
         sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         return Deployed(logical_id, "AWS::SageMaker::Endpoint", arn, {"EndpointName": name})
+
+    # -------------------------------------------------------- API Gateway (HTTP APIs)
+    def _http_api(self, stack: Stack, logical_id: str, props: dict[str, Any]) -> Deployed:
+        """An HTTP API, its routes and integrations from an OpenAPI ``Body`` (what SAM's HttpApi
+        becomes) created one by one through the control plane, as an import would create them."""
+        if "BodyS3Location" in props:
+            raise TemplateError(f"{logical_id}: BodyS3Location is not deployable locally; inline the Body")
+        body = props.get("Body") or {}
+        name = props.get("Name") or body.get("info", {}).get("title") or self._name(stack, logical_id, 128)
+        protocol = props.get("ProtocolType", "HTTP")
+        if protocol != "HTTP":
+            raise TemplateError(f"{logical_id}: only HTTP APIs run locally, not {protocol}")
+        apigw = self.client("apigatewayv2")
+        extra = {k: props[k] for k in ("Description", "DisableExecuteApiEndpoint") if k in props}
+        api = apigw.create_api(Name=name, ProtocolType="HTTP", Tags=props.get("Tags", {}), **extra)
+        api_id = api["ApiId"]
+        for route_key, integration in openapi_routes(logical_id, body):
+            self._create_route(api_id, route_key, integration)
+        if "Target" in props:  # quick create: one $default route and an auto-deployed $default stage
+            self._create_route(api_id, "$default", {"type": "aws_proxy", "uri": props["Target"]})
+            apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+        return Deployed(
+            logical_id, "AWS::ApiGatewayV2::Api", api_id, {"ApiId": api_id, "ApiEndpoint": api["ApiEndpoint"]}
+        )
+
+    def _create_route(self, api_id: str, route_key: str, integration: dict[str, Any]) -> str:
+        apigw = self.client("apigatewayv2")
+        args: dict[str, Any] = {
+            "IntegrationType": str(integration.get("type", "aws_proxy")).upper(),
+            "IntegrationUri": integration["uri"],
+            "IntegrationMethod": integration.get("httpMethod", "POST"),
+            "PayloadFormatVersion": str(integration.get("payloadFormatVersion", "2.0")),
+        }
+        if "timeoutInMillis" in integration:
+            args["TimeoutInMillis"] = int(integration["timeoutInMillis"])
+        created = apigw.create_integration(ApiId=api_id, **args)
+        route = apigw.create_route(ApiId=api_id, RouteKey=route_key, Target=f"integrations/{created['IntegrationId']}")
+        return str(route["RouteId"])
+
+    def _http_integration(self, stack: Stack, logical_id: str, props: dict[str, Any]) -> Deployed:
+        args = {
+            k: (int(v) if k == "TimeoutInMillis" else v)
+            for k, v in props.items()
+            if k
+            in {"IntegrationType", "IntegrationUri", "IntegrationMethod", "PayloadFormatVersion", "TimeoutInMillis"}
+        }
+        created = self.client("apigatewayv2").create_integration(ApiId=props["ApiId"], **args)
+        return Deployed(logical_id, "AWS::ApiGatewayV2::Integration", created["IntegrationId"])
+
+    def _http_route(self, stack: Stack, logical_id: str, props: dict[str, Any]) -> Deployed:
+        if props.get("AuthorizationType", "NONE") != "NONE":
+            raise TemplateError(f"{logical_id}: route authorizers do not run locally")
+        route = self.client("apigatewayv2").create_route(
+            ApiId=props["ApiId"],
+            RouteKey=props["RouteKey"],
+            **({"Target": props["Target"]} if "Target" in props else {}),
+        )
+        return Deployed(logical_id, "AWS::ApiGatewayV2::Route", route["RouteId"])
+
+    def _http_stage(self, stack: Stack, logical_id: str, props: dict[str, Any]) -> Deployed:
+        extra = {k: props[k] for k in ("Description", "StageVariables", "Tags") if k in props}
+        self.client("apigatewayv2").create_stage(
+            ApiId=props["ApiId"], StageName=props["StageName"], AutoDeploy=bool(props.get("AutoDeploy", False)), **extra
+        )
+        return Deployed(logical_id, "AWS::ApiGatewayV2::Stage", props["StageName"])
+
+
+def openapi_routes(logical_id: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(route key, x-amazon-apigateway-integration)`` for each operation of an OpenAPI body."""
+    routes = []
+    for path, operations in body.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            if operation.get("security"):
+                raise TemplateError(
+                    f"{logical_id}: {method.upper()} {path} has an authorizer, which does not run locally"
+                )
+            integration = operation.get("x-amazon-apigateway-integration")
+            if integration is None:
+                raise TemplateError(f"{logical_id}: {method.upper()} {path} has no x-amazon-apigateway-integration")
+            verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+            routes.append(("$default" if path == "$default" else f"{verb} {path}", integration))
+    return routes
 
 
 def _deployment_order(resources: dict[str, Any]) -> list[str]:

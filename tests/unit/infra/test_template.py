@@ -243,12 +243,13 @@ def test_uploads_under_the_incoming_prefix_start_the_state_machine_directly(sam:
         {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": "PipelineStateMachine"}}
     ]
     permissions = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
-    assert "events.amazonaws.com" not in {p["Principal"] for p in permissions}, "EventBridge needs no glue permission"
+    principals = {p["Principal"] for p in permissions}
+    assert principals == {"logs.amazonaws.com", "apigateway.amazonaws.com"}, "EventBridge needs no glue permission"
 
 
 def test_in_lambda_captures_reach_s3_through_the_log_and_the_compactor(sam: dict[str, Any]) -> None:
-    """classify's log group is subscribed with LiteRT (an endpoint captures itself); forda's and
-    iris's always are: they run their models in-Lambda whatever the backend."""
+    """classify's log group is subscribed with LiteRT (an endpoint captures itself); the HTTP API's
+    model functions' always are: they run their models in-Lambda whatever the backend."""
 
     def subscribed(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
         found = {}
@@ -265,7 +266,7 @@ def test_in_lambda_captures_reach_s3_through_the_log_and_the_compactor(sam: dict
         }
 
     litert, sagemaker = deployed(sam), deployed(sam, Backend="sagemaker")
-    groups = {"ClassifyLogGroup", "FordaLogGroup", "IrisLogGroup"}
+    groups = {"ClassifyLogGroup", "DigitsLogGroup", "FashionLogGroup", "FordaLogGroup", "IrisLogGroup"}
     assert set(subscribed(litert)) == permitted(litert) == groups
     assert set(subscribed(sagemaker)) == permitted(sagemaker) == groups - {"ClassifyLogGroup"}
     for subscription in subscribed(litert).values():
@@ -286,6 +287,57 @@ def test_forda_and_iris_capture_under_their_own_endpoint_names(sam: dict[str, An
         assert variables["CAPTURE_ENDPOINT_NAME"] == {"Fn::Sub": f"${{AWS::StackName}}-{bundle}"}
         assert variables["CAPTURE_SAMPLING_PERCENTAGE"] == {"Ref": "CaptureSamplingPercentage"}
     assert env(cfn, "FordaFunction")["MAX_SERIES_PER_REQUEST"] == {"Ref": "MaxSeriesPerRequest"}
+
+
+# ------------------------------------------------------------------ HTTP API
+def test_one_http_api_payload_2_0_routes_to_the_model_functions(sam: dict[str, Any]) -> None:
+    assert sam["Resources"]["HttpApi"]["Type"] == "AWS::Serverless::HttpApi"
+    cfn = deployed(sam)
+    api = cfn["Resources"]["HttpApi"]
+    assert api["Type"] == "AWS::ApiGatewayV2::Api"
+    routes = {
+        f"{method.upper()} {path}": op["x-amazon-apigateway-integration"]
+        for path, item in api["Properties"]["Body"]["paths"].items()
+        for method, op in item.items()
+    }
+    assert {"POST /digits/predict", "POST /fashion/predict"} <= set(routes)
+    for key, function in (("POST /digits/predict", "DigitsFunction"), ("POST /fashion/predict", "FashionFunction")):
+        assert routes[key]["payloadFormatVersion"] == "2.0"
+        assert routes[key]["type"] == "aws_proxy"
+        assert f"${{{function}.Arn}}" in routes[key]["uri"]["Fn::Sub"]
+    [stage] = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert (stage["StageName"], stage["AutoDeploy"]) == ("Prod", True)
+    invokers = [
+        r["Properties"]
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    own_route = {"DigitsFunction": "/POST/digits/predict", "FashionFunction": "/POST/fashion/predict"}
+    by_function = {p["FunctionName"]["Ref"]: p["SourceArn"]["Fn::Sub"] for p in invokers}
+    for function, route in own_route.items():  # each function may be invoked by its own route of this API only
+        template, values = by_function[function]
+        assert values["__ApiId__"] == {"Ref": "HttpApi"}
+        assert template.endswith(route)
+
+
+def test_http_functions_run_their_bundles_capture_and_bound_the_url_fetch(sam: dict[str, Any]) -> None:
+    for backend in ("litert", "sagemaker"):  # always in-Lambda, whatever Backend says
+        cfn = deployed(sam, Backend=backend)
+        digits, fashion = env(cfn, "DigitsFunction"), env(cfn, "FashionFunction")
+        assert digits["MODEL_DIR"] == "models/digits" and fashion["MODEL_DIR"] == "models/fashion"
+        for name, variables in (("digits", digits), ("fashion", fashion)):
+            assert variables["CAPTURE_DESTINATION_S3_URI"] == {"Fn::Sub": "s3://${ImageBucket}/captures"}
+            assert variables["CAPTURE_ENDPOINT_NAME"] == {"Fn::Sub": f"${{AWS::StackName}}-{name}"}
+        assert fashion["URL_ALLOW_HOSTS"] == {"Ref": "UrlAllowHosts"}
+        assert cfn["Parameters"]["UrlAllowHosts"]["Default"] == ""  # on AWS: public addresses only
+        fetch_s = float(fashion["URL_TOTAL_TIMEOUT_S"])
+        assert fetch_s + 5 < cfn["Resources"]["FashionFunction"]["Properties"]["Timeout"] < 30
+        reads = {s["Sid"]: s for s in statements(cfn["Resources"]["FashionRole"])}["ReadImagesByS3Url"]
+        assert reads["Resource"] == [
+            {"Fn::Sub": "${ImageBucket.Arn}/${IncomingPrefix}*"},
+            {"Fn::Sub": "${ImageBucket.Arn}/test/*"},
+        ]
+        assert "s3:GetObject" not in str(statements(cfn["Resources"]["DigitsRole"]))
 
 
 # ----------------------------------------------------------------- SageMaker
@@ -411,3 +463,31 @@ def test_outputs(sam: dict[str, Any]) -> None:
     upload = outputs["UploadTestImageCommand"]["Value"]["Fn::Sub"]
     assert upload.endswith("s3://${ImageBucket}/test/7_00017.png")
     assert (ROOT / upload.split()[3]).is_file()
+
+
+def test_the_forda_and_iris_routes_are_on_the_same_http_api(sam: dict[str, Any]) -> None:
+    cfn = deployed(sam)
+    routes = {
+        f"{method.upper()} {path}": op["x-amazon-apigateway-integration"]
+        for path, item in cfn["Resources"]["HttpApi"]["Properties"]["Body"]["paths"].items()
+        for method, op in item.items()
+    }
+    expected = {
+        "POST /forda/predict": "FordaFunction",
+        "POST /v1/predict": "FordaFunction",  # the FordA tutorial's own path
+        "POST /iris/predict": "IrisFunction",
+        "GET /iris/predict": "IrisFunction",
+    }
+    for key, function in expected.items():
+        assert routes[key]["payloadFormatVersion"] == "2.0" and routes[key]["type"] == "aws_proxy", key
+        assert f"${{{function}.Arn}}" in routes[key]["uri"]["Fn::Sub"], key
+    invokers = [
+        r["Properties"]["SourceArn"]["Fn::Sub"][0]
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        and r["Properties"]["FunctionName"]["Ref"] in {"FordaFunction", "IrisFunction"}
+    ]
+    assert sorted(arn.split("${__Stage__}", 1)[1] for arn in invokers) == sorted(
+        "/" + key.replace(" /", "/") for key in expected
+    ), "each function may be invoked by its own routes only"

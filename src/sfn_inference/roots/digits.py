@@ -1,0 +1,25 @@
+"""digits' dependencies (``POST /digits/predict``, image bytes): the digits bundle on LiteRT and the capture writer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sfn_inference.adapters.s3 import S3ObjectStore
+from sfn_inference.core.ports import ObjectStore, Predictor
+from sfn_inference.core.settings import ImageApiConfig
+from sfn_inference.datacapture.logstream import writer_from_env
+from sfn_inference.roots.image_route import ImageRoute, litert_predictor
+
+DEFAULT_BUNDLE = "models/digits"
+
+
+def build(
+    settings: ImageApiConfig | None = None,
+    *,
+    store: ObjectStore | None = None,
+    predictor: Predictor | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ImageRoute:
+    settings = settings or ImageApiConfig.from_env(env)
+    predictor = predictor or litert_predictor(settings, DEFAULT_BUNDLE)
+    return ImageRoute(settings, predictor, writer_from_env(store or S3ObjectStore(), env))
