@@ -195,33 +195,29 @@ def _check_answer(function: str, route: str, answer: Any) -> None:
         raise RuntimeError(f"{function} answered {answer}")
 
 
-def _warm_run(mws: ModelWorkspace, settings: Settings, function: str, cases: dict[str, Any], capture: bool) -> Any:
-    tag = f"warm-{function}{'' if capture else '-no-capture'}"
-    events = mws.root / f"{tag}-events.json"
-    events.write_text(json.dumps(cases))
-    command = [
-        mws.ws.python(), str(PROBE), "warm", function, str(mws.root / f"{tag}.json"), str(events),
-        str(settings.block_s), str(settings.repeats),
-    ]  # fmt: skip
-    env = mws.env(function)
-    if not capture:
-        env.pop("CAPTURE_DESTINATION_S3_URI")
-    return _run(mws, command, env, mws.task_root(function), tag)["per_call_s"]
-
-
 def warm(mws: ModelWorkspace, settings: Settings) -> dict[str, Any]:
-    """Per request, capture on (the template's 100 % sampling) and, for FordA, off too: each
-    series' capture record re-encodes it as JSON, a cost that grows with N."""
+    """Per request, with the capture recorder (the template's 100 % sampling) and without it,
+    interleaved with the raw runtime call in one process: each series' capture record
+    re-encodes it as JSON, a cost that grows with N."""
     out: dict[str, Any] = {}
     for function, cases in (("forda", forda_cases()), ("iris", iris_cases())):
-        per_call = _warm_run(mws, settings, function, cases, capture=True)
-        without = _warm_run(mws, settings, function, cases, capture=False) if function == "forda" else {}
+        tag = f"warm-{function}"
+        events = mws.root / f"{tag}-events.json"
+        events.write_text(json.dumps(cases))
+        command = [
+            mws.ws.python(), str(PROBE), "warm", function, str(mws.root / f"{tag}.json"), str(events),
+            str(settings.block_s), str(settings.repeats),
+        ]  # fmt: skip
+        per_call = _run(mws, command, mws.env(function), mws.task_root(function), tag)["per_call_s"]
         entry: dict[str, Any] = {}
         for case in cases:
             handler, raw = summary(per_call[f"handler:{case}"], "s"), summary(per_call[f"raw:{case}"], "s")
-            entry[case] = {"handler": handler, "raw": raw, "handler_over_raw": ratio(handler["median"], raw["median"])}
-            if without:
-                entry[case]["handler_no_capture"] = summary(without[f"handler:{case}"], "s")
+            entry[case] = {
+                "handler": handler,
+                "handler_no_capture": summary(per_call[f"nocapture:{case}"], "s"),
+                "raw": raw,
+                "handler_over_raw": ratio(handler["median"], raw["median"]),
+            }
         if function == "forda":
             for case, n in (("n1", 1), ("n64", 64)):
                 entry[case]["handler_per_series"] = entry[case]["handler"]["median"] / n

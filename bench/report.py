@@ -483,7 +483,7 @@ def _models_tables(section: dict[str, Any] | None) -> list[str]:
         ("Iris, one record (GET)", warm["iris"]["get"]),
     )
     for label, w in rows:
-        off = spread(w.get("handler_no_capture"), seconds) if "handler_no_capture" in w else "—"
+        off = spread(w.get("handler_no_capture"), seconds)
         out.append(
             f"| {label} | {spread(w['handler'], seconds)} | {off} | {spread(w['raw'], seconds)} "
             f"| {times(w['handler_over_raw'])} |"
