@@ -51,6 +51,15 @@ def classify_artifact(ws: Workspace) -> dict[str, Any]:
         "zipped_bytes": zipped.stat().st_size if zipped.exists() else None,
         "largest_parts_bytes": dict(parts[:8]),
         "packaging_table": completed.stdout.strip(),
+        # Every other artifact of the same build, for the HTTP functions' rows (measure 6).
+        "others": {
+            d.name: {
+                "unzipped_bytes": directory_size(d),
+                "zipped_bytes": (out / f"{d.name}.zip").stat().st_size if (out / f"{d.name}.zip").exists() else None,
+            }
+            for d in sorted(out.iterdir())
+            if d.is_dir() and d.name != "classify"
+        },
     }
 
 

@@ -104,6 +104,7 @@ def rows_and_targets(results: dict[str, Any]) -> tuple[list[Row], list[dict[str,
     _pipeline_rows(results.get("pipeline"), add, missing)
     _package_rows(results.get("package"), add, missing)
     _startup_rows(results.get("startup"), add, missing)
+    _http_rows(results.get("http"), results.get("package"), add, missing)
     return rows, targets
 
 
@@ -351,6 +352,50 @@ def _startup_rows(up: dict[str, Any] | None, add: Add, missing: Add) -> None:
         f"StartExecution directly {spread(up['direct_warm'], seconds)}",
         times(r["upload_warm_over_direct_warm"]),
     )
+
+
+def _http_rows(api: dict[str, Any] | None, pkg: dict[str, Any] | None, add: Add, missing: Add) -> None:
+    if not _ok(api):
+        missing("6 HTTP API: warm round trip vs direct invoke", api, "≤ 1.5×")
+    else:
+        assert api is not None
+        target = api["target_round_trip_over_direct"]
+        what = {
+            "digits": "PNG bytes, the TFLite tutorial's curl",
+            "fashion": '{"url": s3://...}, the course\'s request',
+        }
+        for name, trip in api["round_trip"].items():
+            add(
+                f"6 HTTP round trip, warm: POST {trip['route']} through the local API ({what.get(name, name)})",
+                spread(trip["http"], seconds),
+                f"direct lambda.invoke of the same function {spread(trip['direct'], seconds)}",
+                times(trip["ratio"]),
+                f"≤ {target:g}×",
+                trip["ratio"] is not None and trip["ratio"] <= target,
+            )
+        for name in ("digits", "fashion"):
+            cold = api["cold_start"][name]
+            bare = api["cold_start"][f"bare:{name}"]
+            add(
+                f"6 cold start, spawn → answer to the 2.0 event: {name} handler",
+                spread(cold["phases"]["total"], seconds),
+                f"bare LiteRT script, same model {spread(bare['phases']['total'], seconds)}",
+                times(cold["ratio_over_bare"]),
+            )
+    artifacts = (pkg or {}).get("classify", {})
+    if artifacts.get("status") != "ok" or not artifacts.get("others"):
+        missing("6 package: the HTTP functions' artifacts, unzipped", artifacts or pkg, "≤ 100 MB")
+        return
+    for name in ("digits", "fashion"):
+        size = artifacts["others"].get(name, {}).get("unzipped_bytes")
+        add(
+            f"6 package: {name} artifact, unzipped (LiteRT, Pillow, Powertools' event handler)",
+            mib(size),
+            f"classify {mib(artifacts['unzipped_bytes'])}",
+            times(size / artifacts["unzipped_bytes"] if size else None),
+            "≤ 100 MB",
+            size is not None and size <= 100 * MIB,
+        )
 
 
 def markdown(results: dict[str, Any]) -> str:

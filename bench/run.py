@@ -28,11 +28,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import coldstart, models, package, pipeline, report, startup, warm
+from bench import coldstart, http_api, models, package, pipeline, report, startup, warm
 from bench.common import ROOT, TRAIN_PYTHON, Settings
 from bench.workspace import Workspace, cpu_count
 
-SECTIONS = ("cold_start", "warm", "pipeline", "package", "startup", "models")
+SECTIONS = ("cold_start", "warm", "pipeline", "package", "startup", "http", "models")
 
 
 def machine() -> dict[str, Any]:
@@ -138,10 +138,14 @@ def run(settings: Settings, scratch: Path) -> dict[str, Any]:
                     "ratio_over_peer"
                 )
             results["pipeline"] = guarded("pipeline throughput", timings, lambda: pipeline.measure(ws, settings, cloud))
+            results["http"] = guarded("HTTP API", timings, lambda: http_api.measure(ws, settings, cloud))
         finally:
             cloud.stop()
     else:
-        results["warm"] = results["pipeline"] = {"status": "error", "reason": main_cloud.get("reason", "")}
+        results["warm"] = results["pipeline"] = results["http"] = {
+            "status": "error",
+            "reason": main_cloud.get("reason", ""),
+        }
 
     def more_cycles() -> dict[str, Any]:
         for i in range(1, settings.startup_cycles):

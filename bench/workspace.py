@@ -63,9 +63,20 @@ class Workspace:
     def python(self) -> str:
         return str(MAIN_PYTHON if MAIN_PYTHON.exists() else Path(sys.executable))
 
-    def lambda_env(self, function_env: dict[str, str], aws_env: dict[str, str] | None = None) -> dict[str, str]:
+    def task_root_of(self, function: str) -> Path:
+        """A function as the local cloud deploys it (the packaging step's layout, no third-party deps)."""
+        root = self.root / "task" / function
+        if not root.exists():
+            from sfn_workbench.build import build_function
+
+            build_function(function, root, with_deps=False)
+        return root
+
+    def lambda_env(
+        self, function_env: dict[str, str], aws_env: dict[str, str] | None = None, task_root: Path | None = None
+    ) -> dict[str, str]:
         """The environment the local cloud's worker gives a function (lambda_runtime.Worker)."""
-        task = str(self.task_root)
+        task = str(task_root or self.task_root)
         return {
             **base_env(),
             "LANG": "C.UTF-8",

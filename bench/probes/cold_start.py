@@ -4,7 +4,8 @@
 
 ``classify`` imports the handler module named by ``_HANDLER`` (as the Lambda runtime
 does, from LAMBDA_TASK_ROOT on PYTHONPATH), builds its predictor, and invokes it once
-with INPUT, a JSON event. ``bare`` and ``tf`` load MODEL with LiteRT or with
+with INPUT, a JSON event (for an HTTP function, API Gateway's 2.0 event: the label is
+read from the response's body). ``bare`` and ``tf`` load MODEL with LiteRT or with
 TensorFlow's ``tf.lite.Interpreter`` and run INPUT, a preprocessed ``.npy`` tensor.
 Timestamps are ``time.monotonic()``: one clock for every process on Linux, so the
 parent can measure interpreter start-up from the moment it spawned this one.
@@ -48,7 +49,9 @@ def classify(event_path: str) -> tuple[list[float], str]:
         event = json.load(f)
     result = module.lambda_handler(event, Context())
     stamps.append(time.monotonic())
-    return stamps, str(result["label"])
+    # An HTTP function answers API Gateway's 2.0 event with a response whose body holds the label.
+    answer = json.loads(result["body"]) if "statusCode" in result else result
+    return stamps, str(answer["label"])
 
 
 def interpreter_route(route: str, tensor_path: str, model_path: str) -> tuple[list[float], str]:

@@ -55,7 +55,32 @@ def _stack(cloud: control.LocalCloud, backend: str) -> dict[str, Any]:
 
 
 def env_lines(cloud: control.LocalCloud) -> list[str]:
-    return [f"export {k}={v}" for k, v in cloud.ctx.aws_env().items()]
+    lines = [f"export {k}={v}" for k, v in cloud.ctx.aws_env().items()]
+    url = api_base_url(cloud, control.STACKS["litert"])
+    if url is not None:
+        lines.append(f"export SFN_API_URL={url}")
+    return lines
+
+
+def api_base_url(cloud: control.LocalCloud, stack_name: str) -> str | None:
+    """The base URL of the stack's HTTP API (its first stage), when that stack is deployed."""
+    if stack_name not in cloud.deployed_stacks():
+        return None
+    routes = cloud.http_routes(stack_name)
+    if not routes:
+        return None
+    path = routes[0].route_key.partition(" ")[2]
+    return routes[0].url.removesuffix(path) if path else routes[0].url
+
+
+def print_routes(cloud: control.LocalCloud, stack_name: str) -> None:
+    """As `sam local start-api` does: each route, its function, its local URL."""
+    for route in cloud.http_routes(stack_name):
+        console.print(
+            f"  mounted {route.function} at [bold]{route.url}[/bold] \\[{route.method}]",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
@@ -86,6 +111,7 @@ def up(
             )
             for key, value in stack.outputs.items():
                 console.print(f"  {key}: {value}")
+            print_routes(cloud, stack.name)
     except Exception as exc:
         cloud.stop()
         raise _fail(f"deploy failed: {exc}") from None
@@ -319,6 +345,60 @@ def logs(
     print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
 
 
+@app.command()
+def predict(
+    target: Annotated[str, typer.Argument(help="an image file (its bytes are POSTed) or a URL (http, https, s3)")],
+    route: Annotated[
+        str | None,
+        typer.Option(help="the route's path (default: /digits/predict for a file, /fashion/predict for a URL)"),
+    ] = None,
+    upload: Annotated[
+        bool, typer.Option(help="put the file in the stack's bucket under test/ and send its s3:// URL instead")
+    ] = False,
+    backend: StackOpt = "litert",
+    state_dir: StateDir = None,
+) -> None:
+    """Ask the local HTTP API for a prediction, as the tutorials' clients do; print its JSON answer."""
+    cloud = _cloud(state_dir)
+    stack_name = control.STACKS.get(backend, backend)
+    base = api_base_url(cloud, stack_name)
+    if base is None:
+        raise _fail(f"stack {stack_name} has no HTTP API deployed (run `sfn-inference up --backend {backend}`)")
+    path = Path(target)
+    if "://" not in target and not path.is_file():
+        raise _fail(f"{target} is neither a file nor a URL")
+    if upload and "://" not in target:
+        bucket = _stack(cloud, backend)["outputs"]["BucketName"]
+        key = f"test/predict/{path.name}"
+        cloud.client("s3").upload_file(str(path), bucket, key)
+        target = f"s3://{bucket}/{key}"
+    if "://" in target:
+        body, content_type = json.dumps({"url": target}).encode(), "application/json"
+        route = route or "/fashion/predict"
+    else:
+        body = path.read_bytes()
+        content_type = "image/jpeg" if body.startswith(b"\xff\xd8\xff") else "image/png"
+        route = route or "/digits/predict"
+    status, answer = post(f"{base}{route}", body, content_type)
+    console.print(f"HTTP {status} from POST {base}{route}", style="green" if status < 400 else "red", highlight=False)
+    print(answer)
+    if status >= 400:
+        raise typer.Exit(1)
+
+
+def post(url: str, body: bytes, content_type: str, timeout_s: float = 35.0) -> tuple[int, str]:
+    """One POST with the standard library; an HTTP error status is an answer, not an exception."""
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - our own local URL
+            return int(response.status), response.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode(errors="replace")
+
+
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://") or len(uri) <= len("s3://"):
         raise _fail(f"expected s3://bucket/prefix, got {uri!r}")
@@ -533,8 +613,7 @@ def tutorials(
                 raise _fail(f"{function}: {payload.get('errorType')}: {payload.get('errorMessage')}")
             return payload
 
-        api_url = seeds.local_api_url(cloud.ctx.endpoint_url, stack)
-        transport = seeds.Transport(stack["outputs"], invoke, api_url)
+        transport = seeds.Transport(stack["outputs"], invoke, api_base_url(cloud, control.STACKS["litert"]) or "")
         console.rule(f"the tutorials' requests, through {transport.how}")
         exchanges = seeds.run(transport)
         table = Table()

@@ -6,8 +6,8 @@
 - scikit-learn (``003_*`` seed): the test event ``{"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}``,
   whose answer is ``virginica``, by POST and by GET query parameters.
 
-Each request goes over HTTP to the stack's HTTP API (on the local cloud, its data plane at
-``{endpoint}/_aws/execute-api/{apiId}/{stage}``), or, given no API URL, is a direct Lambda
+Each request goes over HTTP to the stack's HTTP API (on the local cloud, its data plane: what
+``sfn-inference env`` exports as ``SFN_API_URL``), or, given no API URL, is a direct Lambda
 invocation with the seed's own event.
 """
 
@@ -46,16 +46,6 @@ def reference_series() -> list[dict[str, Any]]:
         (project_root() / "models" / "forda" / "reference" / "series.json").read_text()
     )
     return data
-
-
-def local_api_url(endpoint_url: str, stack: dict[str, Any]) -> str:
-    """The stack's HTTP API on the local cloud's data plane; "" when the stack has none."""
-    api = stack.get("resources", {}).get("HttpApi", {}).get("ref")
-    url = str(stack.get("outputs", {}).get("HttpApiUrl") or "")
-    if not api or not url:
-        return ""
-    stage = url.rstrip("/").rsplit("/", 1)[-1]
-    return f"{endpoint_url.rstrip('/')}/_aws/execute-api/{api}/{stage}"
 
 
 class Transport:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("cold_start", "warm", "pipeline", "package", "startup", "models")
+SECTIONS = ("cold_start", "warm", "pipeline", "package", "startup", "http", "models")
 
 
 def test_quick_bench_writes_every_section(tmp_path) -> None:
@@ -32,6 +32,8 @@ def test_quick_bench_writes_every_section(tmp_path) -> None:
     assert results["warm"]["in_process"]["t1"]["per_image"]["raw_b1"]["median"] > 0
     assert results["pipeline"]["per_image_executions"]["executions_per_s"]["median"] > 0
     assert results["startup"]["ready"]["median"] > 0
+    assert results["http"]["round_trip"]["digits"]["ratio"] > 0
+    assert results["http"]["cold_start"]["fashion"]["ratio_over_bare"] > 0
     models = results["models"]
     for function in ("forda", "iris"):
         assert models["cold_start"][function]["handler"]["total"]["median"] > 0

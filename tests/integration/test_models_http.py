@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import requests
 
-from sfn_workbench.tutorials import local_api_url
 from support import ROOT
 
 REFERENCE: list[dict[str, Any]] = json.loads((ROOT / "models" / "forda" / "reference" / "series.json").read_text())
@@ -27,8 +26,7 @@ TIMEOUT_S = 60
 
 @pytest.fixture(scope="module")
 def api(cloud, stack) -> str:
-    url = local_api_url(cloud.ctx.endpoint_url, stack)
-    assert url.endswith("/Prod"), stack["outputs"].get("HttpApiUrl")
+    url: str = cloud.api_url(stack["resources"]["HttpApi"]["ref"], "Prod")
     return url
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sfn_inference.adapters.url_fetch import UrlFetcher
 from sfn_inference.core.bundle import ModelBundle, resolve_bundle_dir
 from sfn_inference.core.http import JSON_MEDIA_TYPE, predict_one
 from sfn_inference.core.messages import EncodedImage
@@ -13,6 +13,9 @@ from sfn_inference.core.ports import Predictor
 from sfn_inference.core.predictions import Prediction
 from sfn_inference.core.settings import ImageApiConfig
 from sfn_inference.datacapture.writer import CaptureWriter
+
+if TYPE_CHECKING:  # http.client and ssl stay off the bytes route's cold start
+    from sfn_inference.adapters.url_fetch import UrlFetcher
 
 
 @dataclass

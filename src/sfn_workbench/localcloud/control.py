@@ -31,6 +31,14 @@ class LocalCloudError(Exception):
     """The local cloud could not be started, found or reached."""
 
 
+@dataclass(frozen=True)
+class MountedRoute:
+    route_key: str
+    method: str
+    function: str
+    url: str
+
+
 @dataclass
 class LocalCloud:
     ctx: LocalCloudContext
@@ -63,6 +71,29 @@ class LocalCloud:
                 "ServingImageUri", f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/sfn-inference-serving:local"
             )
         return Deployer(self.ctx).deploy(STACKS[backend], params)
+
+    def api_url(self, api_id: str, stage: str) -> str:
+        """An HTTP API stage's base URL on this cloud (LocalStack's ``/_aws/execute-api`` convention)."""
+        base = f"{self.ctx.endpoint_url}/_aws/execute-api/{api_id}"
+        return base if stage == "$default" else f"{base}/{stage}"
+
+    def http_routes(self, stack_name: str) -> list[MountedRoute]:
+        """Every route of the stack's HTTP APIs, with its function and local URL, per stage."""
+        apigw = self.client("apigatewayv2")
+        mounted = []
+        for resource in self.stack(stack_name)["resources"].values():
+            if resource["type"] != "AWS::ApiGatewayV2::Api":
+                continue
+            api_id = resource["ref"]
+            integrations = {i["IntegrationId"]: i for i in apigw.get_integrations(ApiId=api_id)["Items"]}
+            for stage in sorted(s["StageName"] for s in apigw.get_stages(ApiId=api_id)["Items"]):
+                for route in sorted(apigw.get_routes(ApiId=api_id)["Items"], key=lambda r: r["RouteKey"]):
+                    integration = integrations.get(str(route.get("Target", "")).removeprefix("integrations/"), {})
+                    function = str(integration.get("IntegrationUri", "")).split(":function:")[-1].split("/")[0]
+                    method, _, path = route["RouteKey"].partition(" ")
+                    url = self.api_url(api_id, stage) + (path if path else "/")
+                    mounted.append(MountedRoute(route["RouteKey"], method, function, url))
+        return mounted
 
     def upload_model(self, bundle: Path | None = None) -> str:
         """Put the bundle where SageMaker's ModelDataUrl points: a model.tar.gz in S3."""
