@@ -79,13 +79,20 @@ def api(cloud: control.LocalCloud) -> dict[str, Any]:
             apigw.create_route(ApiId=api_id, RouteKey=key, Target=f"integrations/{integration}")
         apigw.create_stage(ApiId=api_id, StageName="Prod", AutoDeploy=True)
         ids[name] = api_id
+    apigw.create_stage(ApiId=ids["allowed"], StageName="$default", AutoDeploy=True)
     lam.add_permission(
         FunctionName="http-gateway-echo", StatementId="allowed-api", Action="lambda:InvokeFunction",
         Principal="apigateway.amazonaws.com",
         SourceArn=f"arn:aws:execute-api:us-east-1:123456789012:{ids['allowed']}/*",
     )  # fmt: skip
     base = f"{cloud.ctx.endpoint_url}/_aws/execute-api"
-    return {"url": f"{base}/{ids['allowed']}/Prod", "denied": f"{base}/{ids['not-allowed']}/Prod", "id": ids["allowed"]}
+    return {
+        "url": f"{base}/{ids['allowed']}/Prod",
+        "default": f"{base}/{ids['allowed']}",
+        "denied": f"{base}/{ids['not-allowed']}/Prod",
+        "id": ids["allowed"],
+        "endpoint": cloud.ctx.endpoint_url,
+    }
 
 
 def test_a_binary_body_reaches_the_function_base64_with_the_2_0_event(api: dict[str, Any]) -> None:
@@ -116,6 +123,17 @@ def test_a_binary_body_reaches_the_function_base64_with_the_2_0_event(api: dict[
     assert context["routeKey"] == "POST /echo"
     assert context["accountId"] == "123456789012"
     assert isinstance(context["timeEpoch"], int)
+
+
+def test_the_default_stage_and_the_execute_api_host_name_reach_the_api(api: dict[str, Any]) -> None:
+    event = requests.post(f"{api['default']}/echo", data=b"x").json()
+    assert (event["requestContext"]["stage"], event["rawPath"]) == ("$default", "/echo")
+    port = api["endpoint"].rsplit(":", 1)[1]
+    by_host = requests.post(
+        f"{api['endpoint']}/Prod/echo", data=b"x", headers={"Host": f"{api['id']}.execute-api.localhost:{port}"}
+    )
+    assert by_host.status_code == 201
+    assert (by_host.json()["requestContext"]["stage"], by_host.json()["rawPath"]) == ("Prod", "/Prod/echo")
 
 
 def test_text_bodies_stay_text_and_duplicate_headers_are_comma_joined(api: dict[str, Any]) -> None:
@@ -201,4 +219,4 @@ def test_the_control_plane_shows_the_api_to_the_aws_cli(cloud: control.LocalClou
     assert api["id"] in {a["ApiId"] for a in cli("get-apis")["Items"]}
     routes = {r["RouteKey"] for r in cli("get-routes", "--api-id", api["id"])["Items"]}
     assert routes == {"POST /echo", "ANY /items/{id}", "GET /items/special", "ANY /files/{path+}"}
-    assert [s["StageName"] for s in cli("get-stages", "--api-id", api["id"])["Items"]] == ["Prod"]
+    assert {s["StageName"] for s in cli("get-stages", "--api-id", api["id"])["Items"]} == {"Prod", "$default"}
