@@ -6,10 +6,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TRAIN_VENV := .venv-train
 
-.PHONY: help install lint types unit integration test demo model bench package deploy destroy clean
+.PHONY: help install lint types unit integration test demo tutorials model bench package deploy destroy clean
 
 help:
 	@echo "make demo     run the whole pipeline on the local cloud (no AWS account, no Docker)"
+	@echo "make tutorials  the FordA and scikit-learn tutorials' own requests, answered by the local cloud"
 	@echo "make test     lint (ruff), types (mypy), unit and integration tests"
 	@echo "make model    retrain the demo model bundle (TensorFlow, in $(TRAIN_VENV))"
 	@echo "make bench    measure cold start, per-image cost, throughput, package size"
@@ -42,6 +43,9 @@ test: lint types
 
 demo: $(STAMP)
 	$(BIN)/sfn-inference demo
+
+tutorials: $(STAMP)
+	$(BIN)/sfn-inference tutorials
 
 $(TRAIN_VENV)/.installed: pyproject.toml
 	test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)

@@ -558,6 +558,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _phases_table(results.get("cold_start"))
     lines += _split_table(results.get("pipeline"))
     lines += _imports_table(results.get("cold_start"))
+    lines += _models_tables(results.get("models"))
     return "\n".join(lines) + "\n"
 
 
@@ -658,3 +659,61 @@ def _reliability_rows(section: dict[str, Any] | None, add: Add, missing: Add) ->
             f"{run['per_record_s'] * 1e6:.0f} µs per record")  # fmt: skip
     else:
         missing(measure, run)
+
+
+def _models_tables(section: dict[str, Any] | None) -> list[str]:
+    """Issue 13: the FordA (LiteRT) and Iris (ONNX Runtime) functions against their raw runtimes."""
+    if not _ok(section):
+        return ["", f"FordA and Iris functions: {_unavailable(section)}"]
+    assert section is not None
+    cold, warm, sizes = section["cold_start"], section["warm"], section["sizes"]
+    out = [
+        "",
+        "### The FordA and Iris functions (issue 13)",
+        "",
+        "Cold start: spawn to the first answer, the handler as deployed (capture on) against a bare "
+        "script that imports numpy and the runtime, loads the same model and runs the same input.",
+        "",
+        "| function | handler | bare runtime script | ratio | handler peak RSS | not imported by the handler |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, label in (("forda", "forda (LiteRT)"), ("iris", "iris (ONNX Runtime)")):
+        c = cold[name]
+        out.append(
+            f"| {label} | {spread(c['handler']['total'], seconds)} | {spread(c['bare']['total'], seconds)} "
+            f"| {times(c['handler_over_bare'])} | {c['handler']['peak_rss_mb']['median']:.0f} MB "
+            f"| {', '.join(c['not_imported'])} |"
+        )
+    out += [
+        "",
+        "Warm, per request in one process: the whole handler on an HTTP API event (JSON in, validation, "
+        "z-normalisation, the invoke, one capture record per series, JSON out) against the raw runtime "
+        "call on the same tensor.",
+        "",
+        "| request | handler | handler, capture off | raw runtime call | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    rows = (
+        ("FordA, N = 1", warm["forda"]["n1"]),
+        ("FordA, N = 64", warm["forda"]["n64"]),
+        ("Iris, one record (POST)", warm["iris"]["post"]),
+        ("Iris, one record (GET)", warm["iris"]["get"]),
+    )
+    for label, w in rows:
+        off = spread(w.get("handler_no_capture"), seconds)
+        out.append(
+            f"| {label} | {spread(w['handler'], seconds)} | {off} | {spread(w['raw'], seconds)} "
+            f"| {times(w['handler_over_raw'])} |"
+        )
+    out += ["", "Artifacts (`make package`), against the issue's 100 MB budget:", ""]
+    if sizes.get("status") != "ok":
+        out.append(f"sizes: {_unavailable(sizes)}")
+        return out
+    out += ["| artifact | unzipped | zipped | of the budget | holds |", "|---|---|---|---|---|"]
+    for name in ("forda", "iris"):
+        a = sizes[name]
+        out.append(
+            f"| {name}.zip | {mib(a['unzipped_bytes'])} | {mib(a['zipped_bytes'])} | {percent(a['of_budget'])} "
+            f"| {', '.join(a['holds']) or '—'} |"
+        )
+    return out

@@ -1,4 +1,4 @@
-"""``make bench``: every measure of issue 7, written to bench/results/latest.{json,md}.
+"""``make bench``: every measure of issues 7 and 13, written to bench/results/latest.{json,md}.
 
     .venv/bin/python -m bench.run [--quick] [--out-dir DIR] [--skip-tf] [--skip-package]
 
@@ -28,11 +28,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import batch_keys, coldstart, http_api, package, pipeline, reliability, report, startup, warm
+from bench import batch_keys, coldstart, http_api, models, package, pipeline, reliability, report, startup, warm
 from bench.common import ROOT, TRAIN_PYTHON, Settings
 from bench.workspace import Workspace, cpu_count
 
-SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "http", "reliability")
+SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "http", "models", "reliability")
 
 
 def machine() -> dict[str, Any]:
@@ -105,6 +105,7 @@ def run(settings: Settings, scratch: Path) -> dict[str, Any]:
     # The package first: the cold start runs classify from the artifact it builds, as shipped.
     results["package"] = guarded("package size", timings, lambda: package.measure(ws, settings))
     results["cold_start"] = guarded("cold start", timings, lambda: coldstart.measure(ws, settings))
+    results["models"] = guarded("FordA and Iris functions", timings, lambda: models.measure(ws, settings))
 
     peer: list[float] = []
     cycles: list[dict[str, float]] = []

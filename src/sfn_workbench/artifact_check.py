@@ -4,13 +4,17 @@ as cwd and on ``sys.path``. Standalone on purpose (stdlib and the artifact only,
 Imports every packaged ``sfn_inference`` module (so a lazily imported dependency that
 is missing shows up), composes the handler with an in-memory store when the request
 brings an S3 object, and calls the handler on each event. The request comes on stdin:
-``{"events": [...], "object": {"bucket", "key", "body" (base64), "content_type"} | null}``.
+``{"events": [...], "object": {"bucket", "key", "body" (base64), "content_type"} | null,
+"absent": [module, ...]}``. The ``absent`` modules are the runtime distributions this function
+does not ship (Pillow in the series and tabular functions, LiteRT or ONNX Runtime): a packaged
+module that imports one of them is skipped, and each must indeed fail to import.
 """
 
 from __future__ import annotations
 
 import base64
 import importlib
+import importlib.util
 import json
 import os
 import pkgutil
@@ -20,7 +24,16 @@ from typing import Any
 import sfn_inference
 from sfn_inference.adapters.memory import InMemoryObjectStore
 
-ORIGINS = ("sfn_inference", "numpy", "PIL", "pydantic", "aws_lambda_powertools", "ai_edge_litert", "boto3")
+ORIGINS = (
+    "sfn_inference",
+    "numpy",
+    "PIL",
+    "pydantic",
+    "aws_lambda_powertools",
+    "ai_edge_litert",
+    "onnxruntime",
+    "boto3",
+)
 
 
 class Context:
@@ -36,9 +49,17 @@ class Context:
 
 
 def main(result_path: str) -> None:
-    for info in pkgutil.walk_packages(sfn_inference.__path__, "sfn_inference."):
-        importlib.import_module(info.name)
     request = json.load(sys.stdin)
+    absent = set(request.get("absent") or [])
+    for module in sorted(absent):
+        if importlib.util.find_spec(module) is not None:
+            raise SystemExit(f"{module} is importable, but this function must not ship it")
+    for info in pkgutil.walk_packages(sfn_inference.__path__, "sfn_inference."):
+        try:
+            importlib.import_module(info.name)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in absent:
+                raise
     app = importlib.import_module("app")
     if request.get("object"):
         store = InMemoryObjectStore()

@@ -57,12 +57,26 @@ BUNDLES = {
     "monitor": [Path("models") / "digits"],
     "digits": [Path("models") / "digits"],
     "fashion": [Path("models") / "fashion"],
+    "forda": [Path("models") / "forda"],
+    "iris": [Path("models") / "iris"],
 }
 #: In the Lambda Python runtime already (botocore alone is ~30 MB unzipped).
 LAMBDA_PROVIDED = {"boto3", "botocore", "s3transfer"}
 #: Distributions only some functions load. LiteRT and what it pulls in (ml-dtypes,
-#: protobuf, flatbuffers) are about a third of an artifact: only the functions that run a model get it.
-ONLY_FOR = {"ai-edge-litert": {"classify", "digits", "fashion"}}
+#: protobuf, flatbuffers) are about a third of an artifact, and only the LiteRT functions run
+#: it; ONNX Runtime (45 MB) only the Iris function does.
+ONLY_FOR = {"ai-edge-litert": {"classify", "digits", "fashion", "forda"}, "onnxruntime": {"iris"}}
+#: Distributions some functions never load: the series and tabular functions decode no images.
+NOT_FOR = {"pillow": {"forda", "iris"}}
+#: The module each of those distributions is imported as: an artifact without the distribution
+#: must not be able to import it (checked by ``check_all``).
+MODULE_OF = {"ai-edge-litert": "ai_edge_litert", "onnxruntime": "onnxruntime", "pillow": "PIL"}
+#: Dependencies declared but never imported by what runs here: ``import onnxruntime`` and an
+#: InferenceSession on the CPU load none of these (checked with sys.modules); sympy and mpmath
+#: alone are ~80 MB, for onnxruntime's symbolic shape inference tool.
+UNLOADED_DEPENDENCIES = {"onnxruntime": {"sympy", "coloredlogs", "packaging", "protobuf", "flatbuffers"}}
+#: Never in any artifact: the training stack, and the seed's pickle loader.
+NEVER_SHIPPED = ("sklearn", "scipy", "tensorflow", "joblib", "keras")
 #: Lambda limits for a .zip function: unzipped (function and layers) and direct-upload zipped.
 MAX_UNZIPPED = 262_144_000
 MAX_ZIPPED = 52_428_800
@@ -80,6 +94,12 @@ UNUSED_PATHS = (
     "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
     # numpy's Fortran wrapper generator, a build tool that `import numpy` never loads.
     "numpy/f2py",
+    # ONNX Runtime's Python tools (model conversion, quantisation, transformer fusion): an
+    # InferenceSession loads none of them (checked with sys.modules).
+    "onnxruntime/transformers",
+    "onnxruntime/quantization",
+    "onnxruntime/tools",
+    "onnxruntime/datasets",
 )
 #: Trimmed from each artifact whose handler does not import the module: only the HTTP functions
 #: (``functions/<name>/app.py`` importing Powertools' event handler) keep it.
@@ -96,6 +116,9 @@ UNUSED_GLOBS = (
     *(f"PIL/{m}.*.so" for m in ("_imagingft", "_imagingcms", "_webp", "_imagingtk", "_imagingmath", "_imagingmorph")),
     *(f"pillow.libs/{lib}-*" for lib in ("libfreetype", "libharfbuzz", "libpng16", "libbrotlicommon", "libbrotlidec")),
     *(f"pillow.libs/{lib}-*" for lib in ("liblcms2", "libwebp", "libwebpdemux", "libwebpmux", "libsharpyuv")),
+    # ONNX Runtime's C API library (22 MB), for C/C++ callers: the Python binding links the
+    # runtime statically and never loads it (checked with /proc/self/maps).
+    "onnxruntime/capi/libonnxruntime.so.*",
 )
 #: Bytecode caches, test suites, and PEP 561 stub-only packages (``wrapt-stubs``).
 TRIM_DIRS = {"__pycache__", "tests"}
@@ -144,10 +167,21 @@ def runtime_requirements(function: str) -> list[str]:
         name = _normalise(re.split(r"[\[=<>!~; ]", requirement, maxsplit=1)[0])
         if "==" not in requirement:
             raise PackagingError(f"runtime dependency {requirement!r} is not pinned with ==")
-        if name in LAMBDA_PROVIDED or function not in ONLY_FOR.get(name, {function}):
+        if name in LAMBDA_PROVIDED or not ships(name, function):
             continue
         requirements.append(requirement)
     return requirements
+
+
+def ships(distribution: str, function: str) -> bool:
+    """Whether ``function``'s artifact holds this (normalised) runtime distribution."""
+    return function in ONLY_FOR.get(distribution, {function}) and function not in NOT_FOR.get(distribution, set())
+
+
+def absent_modules(function: str) -> list[str]:
+    """The modules of the runtime distributions ``function`` does not ship, and of the training stack."""
+    left_out = [module for name, module in MODULE_OF.items() if not ships(name, function)]
+    return sorted({*left_out, *NEVER_SHIPPED})
 
 
 def platform_tags(arch: str) -> list[str]:
@@ -207,6 +241,8 @@ def _without_lambda_provided(resolution: list[dict[str, Any]]) -> list[str]:
             marker = requirement.partition(";")[2]
             extra = re.search(r"extra\s*==\s*[\"']([^\"']+)[\"']", marker)
             if extra and _normalise(extra.group(1)) not in {_normalise(e) for e in extras}:
+                continue
+            if dependency in UNLOADED_DEPENDENCIES.get(name, set()):
                 continue
             if dependency in by_name and dependency not in LAMBDA_PROVIDED:
                 pending.append(dependency)
@@ -311,7 +347,14 @@ def invoke_artifact(
         # -S: none of the interpreter's own site-packages, only what PYTHONPATH names.
         completed = subprocess.run(
             [python, "-S", artifact_check.__file__, str(result_path)],
-            input=json.dumps({"events": events, "object": s3_object, "function": function}),
+            input=json.dumps(
+                {
+                    "events": events,
+                    "object": s3_object,
+                    "function": function,
+                    "absent": absent_modules(function) if function else [],
+                }
+            ),
             capture_output=True,
             text=True,
             cwd=artifact,
@@ -391,6 +434,42 @@ def check_artifacts(artifacts: dict[str, Path], python: str) -> list[str]:
     if passed.get("label") != CHECK_LABEL or failed.get("errorType") != "LowConfidenceError":
         raise PackagingError(f"filter: passed {str(passed)[:200]}, low confidence gave {failed}")
     lines.append("filter     passes it; raises LowConfidenceError below the threshold")
+    return lines
+
+
+#: The functions that serve a series or tabular bundle: checked on their seeds' own requests.
+MODEL_FUNCTIONS = ("forda", "iris")
+
+
+def check_model_functions(artifacts: dict[str, Path], python: str) -> list[str]:
+    """forda answers the eight reference series with their recorded classes, through the seed's
+    direct event and an HTTP API event, logging one capture record per series; iris answers
+    the seed's sample ``virginica`` by direct invocation and by GET. Neither can import the
+    runtime it does not ship, nor Pillow (``absent`` in the artifact check)."""
+    root = project_root()
+    capture = {"CAPTURE_DESTINATION_S3_URI": "s3://sfn-inference-check/captures"}
+    references = json.loads((root / "models" / "forda" / "reference" / "series.json").read_text())
+    seed_event = {"body": json.dumps({"items": [[[v] for v in r["series"]] for r in references]})}
+    http = {"version": "2.0", "requestContext": {"http": {"method": "POST"}}, "isBase64Encoded": False}
+    one = {**http, "body": json.dumps({"items": [references[-1]["series"]]})}
+    env = {"MODEL_DIR": "models/forda", "CAPTURE_ENDPOINT_NAME": "check-forda", **capture}
+    run = invoke_artifact(artifacts["forda"], [seed_event, one], python=python, env=env, function="forda")
+    batch, single = _results(run, "forda", artifacts["forda"])
+    classes = [r["result"]["Class"] for r in batch.get("body", [])]
+    records = [line for line in run["stdout"].splitlines() if line.startswith(f'{{"{CAPTURE_KEY}"')]
+    if classes != [r["class"] for r in references] or single.get("statusCode") != 200 or len(records) != 9:
+        raise PackagingError(f"forda: classes {classes}, HTTP answer {str(single)[:200]}, {len(records)} captures")
+    lines = [f"forda      {len(classes)} reference series -> their recorded classes, 9 capture log lines"]
+
+    query = {"sl": "6.9", "sw": "3.1", "pl": "5.1", "pw": "2.3"}
+    get = {"version": "2.0", "requestContext": {"http": {"method": "GET"}}, "queryStringParameters": query}
+    seed = {"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}
+    env = {"MODEL_DIR": "models/iris", "CAPTURE_ENDPOINT_NAME": "check-iris", **capture}
+    run = invoke_artifact(artifacts["iris"], [seed, get], python=python, env=env, function="iris")
+    direct, by_get = _results(run, "iris", artifacts["iris"])
+    if direct != {"statusCode": 200, "body": "virginica"} or by_get.get("body") != '"virginica"':
+        raise PackagingError(f"iris: direct {direct}, GET {by_get}")
+    lines.append('iris       the seed\'s sample -> "virginica" (direct invoke and GET); ONNX Runtime, no LiteRT')
     return lines
 
 
@@ -557,6 +636,9 @@ class Artifact:
         found = []
         if self.unzipped > MAX_UNZIPPED:
             found.append(f"unzipped {_mb(self.unzipped)} > {_mb(MAX_UNZIPPED)}")
+        shipped = sorted(m for m in absent_modules(self.function) if (self.directory / m).exists())
+        if shipped:
+            found.append(f"holds {', '.join(shipped)}, which it must not")
         if self.zipped > MAX_ZIPPED:
             found.append(f"zipped {_mb(self.zipped)} > {_mb(MAX_ZIPPED)} (direct upload)")
         if self.unzipped > BUDGET_UNZIPPED:
@@ -652,7 +734,7 @@ def package_command(
         print(_table(artifacts))
         print(f"deploy template: {out / 'template.json'}")
         if any(a.problems for a in artifacts):
-            raise typer.Exit(_fail("over a Lambda size limit or the project's budget"))
+            raise typer.Exit(_fail("over a Lambda size limit or the project's budget, or holding what it must not"))
         if not no_check:
             check_all(artifacts, arch, python_version)
     except PackagingError as exc:
@@ -673,11 +755,12 @@ def check_all(artifacts: list[Artifact], arch: str, python_version: str) -> None
         return
     print(f"checking the artifacts with {python}:")
     directories = {a.function: a.directory for a in artifacts}
-    for line in [*check_artifacts(directories, python), *check_http_artifacts(directories, python)]:
+    checks = [check_artifacts, check_http_artifacts, check_model_functions]
+    for line in [line for check in checks for line in check(directories, python)]:
         print(f"  ok  {line}")
     for artifact in artifacts:
-        if artifact.function not in (*PIPELINE, *HTTP_CHECKS):  # no fixture to invoke it with: import it all
-            invoke_artifact(artifact.directory, [], python=python)
+        if artifact.function not in (*PIPELINE, *HTTP_CHECKS, *MODEL_FUNCTIONS):  # no fixture: import it all
+            invoke_artifact(artifact.directory, [], python=python, function=artifact.function)
             print(f"  ok  {artifact.function:<10} imports its handler and every packaged module")
 
 

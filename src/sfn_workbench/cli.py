@@ -777,3 +777,47 @@ def report_captures(cloud: control.LocalCloud, buckets: dict[str, str], inferenc
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def tutorials(
+    keep: Annotated[bool, typer.Option(help="leave the local cloud running afterwards")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """The FordA and scikit-learn tutorials' own requests, answered by the local cloud (issue 13)."""
+    from sfn_workbench import tutorials as seeds  # noqa: PLC0415
+
+    cloud = control.find(state_dir)
+    started = cloud is None
+    if cloud is None:
+        cloud = control.start(state_dir)
+    try:
+        if control.STACKS["litert"] not in cloud.deployed_stacks():
+            cloud.deploy("litert")
+        stack = cloud.stack(control.STACKS["litert"])
+        lam = cloud.client("lambda")
+
+        def invoke(function: str, event: Any) -> Any:
+            response = lam.invoke(FunctionName=function, Payload=json.dumps(event))
+            payload = json.loads(response["Payload"].read())
+            if "FunctionError" in response:
+                raise _fail(f"{function}: {payload.get('errorType')}: {payload.get('errorMessage')}")
+            return payload
+
+        transport = seeds.Transport(stack["outputs"], invoke, api_base_url(cloud, control.STACKS["litert"]) or "")
+        console.rule(f"the tutorials' requests, through {transport.how}")
+        exchanges = seeds.run(transport)
+        table = Table()
+        for column in ("system", "request", "answer", "expected", ""):
+            table.add_column(column)
+        for x in exchanges:
+            mark = "[green]ok[/green]" if x.ok else "[red]differs[/red]"
+            table.add_row(x.system, x.request, json.dumps(x.answer), json.dumps(x.expected), mark)
+        console.print(table)
+        if not all(x.ok for x in exchanges):
+            raise _fail("an answer differs from the tutorial's")
+    finally:
+        if keep or not started:
+            console.print("\nthe local cloud keeps running:\n" + "\n".join(env_lines(cloud)))
+        else:
+            cloud.stop()

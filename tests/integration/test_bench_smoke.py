@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "http", "reliability")
+SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "http", "models", "reliability")
 
 
 def test_quick_bench_writes_every_section(tmp_path) -> None:
@@ -34,8 +34,16 @@ def test_quick_bench_writes_every_section(tmp_path) -> None:
     assert results["startup"]["ready"]["median"] > 0
     assert results["http"]["round_trip"]["digits"]["ratio"] > 0
     assert results["http"]["cold_start"]["fashion"]["ratio_over_bare"] > 0
+    models = results["models"]
+    for function in ("forda", "iris"):
+        assert models["cold_start"][function]["handler"]["total"]["median"] > 0
+        assert "PIL" in models["cold_start"][function]["not_imported"]
+    assert models["warm"]["forda"]["n64"]["handler"]["median"] > models["warm"]["forda"]["n64"]["raw"]["median"] > 0
+    assert models["warm"]["iris"]["get"]["handler"]["median"] > 0
+    assert models["sizes"]["status"] == "skipped"  # --quick builds no artifacts
     assert results["targets"] and all(t["met"] in (True, False, None) for t in results["targets"])
     table = (tmp_path / "latest.md").read_text()
     assert "| measure | figure |" in table
     assert results["machine"]["cpu_model"] in table
+    assert "### The FordA and Iris functions (issue 13)" in table
     assert "| measure | figure |" in completed.stdout

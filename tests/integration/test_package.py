@@ -96,3 +96,54 @@ def test_artifact_ships_only_what_lambda_needs(unzipped: Path) -> None:
     assert not [p for p in unzipped.rglob("*") if p.name == "__pycache__" or p.suffix in {".pyi", ".pyc", ".h"}]
     assert not (unzipped / "ai_edge_litert" / "libLiteRtWebGpuAccelerator.so").exists()
     assert packaging.directory_size(unzipped) < packaging.MAX_UNZIPPED
+
+
+# --- the series and tabular functions: each ships its own runtime only ------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, packaging.Artifact]:
+    build = tmp_path_factory.mktemp("model-functions")
+    assert ARCH is not None
+    built = {}
+    for function in packaging.MODEL_FUNCTIONS:
+        directory = packaging.build_function(
+            function,
+            build / function,
+            with_deps=True,
+            python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+            arch=ARCH,
+        )
+        archive = packaging.zip_artifact(directory, build / f"{function}.zip")
+        built[function] = packaging.Artifact(
+            function, directory, archive, packaging.directory_size(directory), archive.stat().st_size
+        )
+    return built
+
+
+def test_forda_ships_litert_and_iris_onnxruntime_neither_the_other_nor_the_training_stack(model_artifacts) -> None:
+    tops = {name: {p.name for p in a.directory.iterdir()} for name, a in model_artifacts.items()}
+    assert {"ai_edge_litert", "numpy", "models"} <= tops["forda"]
+    assert {"onnxruntime", "numpy", "models"} <= tops["iris"]
+    assert "onnxruntime" not in tops["forda"] and "ai_edge_litert" not in tops["iris"]
+    for name, top in tops.items():
+        assert not {"PIL", "sklearn", "scipy", "tensorflow", "joblib", "sympy", "mpmath"} & top, name
+        assert model_artifacts[name].problems == [], name
+        assert model_artifacts[name].unzipped < packaging.BUDGET_UNZIPPED == 100 * 1_048_576
+    assert (model_artifacts["forda"].directory / "models" / "forda" / "model.tflite").is_file()
+    assert (model_artifacts["iris"].directory / "models" / "iris" / "model.onnx").is_file()
+    assert not (model_artifacts["iris"].directory / "models" / "digits").exists()
+
+
+def test_forda_and_iris_answer_their_seeds_from_bare_artifacts(model_artifacts) -> None:
+    """The checks `make package` runs: the reference series, the seed's Iris sample, captures,
+    and neither artifact able to import the runtime (or Pillow) it does not ship."""
+    lines = packaging.check_model_functions({n: a.directory for n, a in model_artifacts.items()}, sys.executable)
+    assert [line.split()[0] for line in lines] == ["forda", "iris"]
+
+
+def test_an_artifact_holding_what_it_must_not_is_a_problem(model_artifacts, tmp_path: Path) -> None:
+    iris = model_artifacts["iris"]
+    (tmp_path / "sklearn").mkdir()
+    fake = packaging.Artifact("iris", tmp_path, iris.zip_path, 101 * 1_048_576, iris.zipped)
+    assert fake.problems == ["holds sklearn, which it must not", "unzipped 101.0 MB > the project's budget of 100.0 MB"]

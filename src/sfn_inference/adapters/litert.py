@@ -1,4 +1,8 @@
-"""LiteRT in-process: a model with a resizable batch dimension, and the image predictor on it."""
+"""LiteRT in-process: a model with a resizable batch dimension, and the image predictor on it.
+
+Pillow (through :mod:`sfn_inference.core.imaging`) is imported by the image predictor only:
+the series functions run :class:`LiteRTModel` from artifacts that do not ship it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ import numpy as np
 
 from sfn_inference.core.bundle import ModelBundle
 from sfn_inference.core.errors import SfnInferenceError
-from sfn_inference.core.imaging import image_samples
 from sfn_inference.core.messages import EncodedImage
 from sfn_inference.core.ports import ItemResult
 from sfn_inference.core.predictions import as_probabilities
@@ -47,6 +50,9 @@ class LiteRTImagePredictor:
     """Decode each image on its own, then run every decodable one in a single ``invoke``."""
 
     def __init__(self, bundle: ModelBundle, num_threads: int) -> None:
+        from sfn_inference.core.imaging import image_samples  # noqa: PLC0415 - image models only
+
+        self._to_tensor = image_samples
         self.bundle = bundle
         self.labels = bundle.labels
         self.model = LiteRTModel(bundle.model_path, num_threads)
@@ -56,7 +62,7 @@ class LiteRTImagePredictor:
         tensors, positions = [], []
         for i, image in enumerate(images):
             try:
-                tensors.append(image_samples(image.data, self.bundle.preprocessing))
+                tensors.append(self._to_tensor(image.data, self.bundle.preprocessing))
                 positions.append(i)
                 results.append(None)
             except SfnInferenceError as exc:

@@ -56,6 +56,8 @@ class Dataset(BaseModel):
 
 Kind = Literal["image", "series", "tabular"]
 Runtime = Literal["litert", "onnxruntime"]
+#: The one file format each runtime loads.
+MODEL_SUFFIX: dict[str, str] = {"litert": ".tflite", "onnxruntime": ".onnx"}
 
 
 class BundleMetadata(BaseModel):
@@ -70,9 +72,19 @@ class BundleMetadata(BaseModel):
     output: Literal["probabilities"] = "probabilities"
     preprocessing: Preprocessing | None = None
     series_length: int | None = Field(default=None, gt=0)
+    #: How each series is normalised before the model, as in training (``core.series.znormalise``).
+    series_normalisation: Literal["znormalise"] | None = None
     feature_names: list[str] | None = Field(default=None, min_length=1)
     dataset: Dataset
     test_accuracy: float = Field(ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _model_file_matches_runtime(self) -> Self:
+        # Each runtime reads one format, and neither is a pickle: nothing here unpickles a model.
+        suffix = MODEL_SUFFIX[self.runtime]
+        if not self.model_file.endswith(suffix):
+            raise ValueError(f"a {self.runtime} model is a {suffix} file, not {self.model_file!r}")
+        return self
 
     @model_validator(mode="after")
     def _schema_matches_kind(self) -> Self:
@@ -84,7 +96,9 @@ class BundleMetadata(BaseModel):
         elif self.kind == "series":
             if self.series_length is None or shape[1] != self.series_length:
                 raise ValueError(f"a series model needs series_length equal to input_shape[1] ({shape})")
-        elif self.feature_names is None or shape != [shape[0], len(self.feature_names)]:
+        elif self.series_normalisation is not None:
+            raise ValueError("series_normalisation is for series models only")
+        if self.kind == "tabular" and (self.feature_names is None or shape != [shape[0], len(self.feature_names)]):
             raise ValueError(f"a tabular model needs one feature name per input column ({shape})")
         return self
 

@@ -125,3 +125,57 @@ class UrlTimeoutError(UrlFetchError):
 
 class UrlTooLargeError(UrlFetchError):
     """The object behind the URL is larger than the fetch's byte cap."""
+
+
+# --- requests to the series and tabular models (the HTTP front door and direct invokes) -----------
+# A caller's own mistakes: each message says what to send instead. RequestError and its
+# subclasses are 400 (the request cannot be read as the endpoint's request); InputError and
+# its subclasses are 422 (the request reads, but its values are not what the model takes).
+
+
+class RequestError(SfnInferenceError):
+    """The request cannot be read as this endpoint's request."""
+
+
+class BodyNotJsonError(RequestError):
+    """The request body is missing or is not JSON."""
+
+
+class InvalidRequestError(RequestError):
+    """The body is JSON, but not of the shape this endpoint takes (e.g. no ``items`` list)."""
+
+
+class InputError(SfnInferenceError):
+    """The request reads, but its values are not what the model takes."""
+
+
+class EmptyBatchError(InputError):
+    """The request holds no series (N = 0)."""
+
+
+class BatchTooLargeError(InputError):
+    """The request holds more series than the function's configured cap."""
+
+
+class RaggedBatchError(InputError):
+    """The series of one request have different lengths."""
+
+
+class SeriesLengthError(InputError):
+    """The series have a length other than the model's."""
+
+
+class NonNumericValueError(InputError):
+    """A value is not a number (a string that does not parse as one, a boolean, null, a list...)."""
+
+
+class NonFiniteValueError(InputError):
+    """A value is NaN or infinite, or too large for the model's float32 input."""
+
+
+class MissingFeatureError(InputError):
+    """A feature the model needs is absent from the record."""
+
+
+class UnknownFeatureError(InputError):
+    """The record has a feature the model does not take (a typo, most often)."""

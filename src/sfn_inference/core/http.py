@@ -14,6 +14,10 @@ a body over the route's limit: RequestTooLargeError, ObjectTooLargeError, Payloa
 a Content-Type the route does not take: UnsupportedMediaTypeError            415
 a URL refused or not fetchable: UrlRefusedError, UrlFetchError (and its       422
 subclasses), ObjectNotFoundError (an ``s3://`` URL with no object)
+a request the series or tabular routes cannot read: RequestError              400
+(BodyNotJsonError, InvalidRequestError)
+values those models do not take: InputError (SeriesLengthError,               422
+RaggedBatchError, NonFiniteValueError, MissingFeatureError, ...)
 anything else (ConfigError, ModelBundleError, PredictionError, ...)          500
 ==========================================================================  ======
 
@@ -37,18 +41,19 @@ from sfn_inference.core.errors import (
     DecompressionBombError,
     EmptyObjectError,
     IncompatibleImageError,
+    InputError,
     InvalidEventError,
     NotAnImageError,
     ObjectNotFoundError,
     ObjectTooLargeError,
     PayloadTooLargeError,
+    RequestError,
     RequestTooLargeError,
     SfnInferenceError,
     UnsupportedMediaTypeError,
     UrlFetchError,
     UrlRefusedError,
 )
-from sfn_inference.core.imaging import JPEG, PNG
 from sfn_inference.core.messages import EncodedImage, parse_model
 from sfn_inference.core.ports import Predictor
 from sfn_inference.core.predictions import Prediction, top
@@ -68,12 +73,16 @@ STATUS_OF: Mapping[type[SfnInferenceError], int] = {
     UrlRefusedError: 422,
     UrlFetchError: 422,
     ObjectNotFoundError: 422,
+    RequestError: 400,
+    InputError: 422,
 }
 INTERNAL_ERROR = 500
 #: The largest body a route takes. A synchronous Lambda event is at most 6 MB, and a binary
 #: body travels base64-encoded in it (4/3 of its size), so 4 MiB leaves room for the rest.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-IMAGE_MEDIA_TYPES = (PNG, JPEG)
+#: PNG and JPEG, as sfn_inference.core.imaging names them; spelt out, because importing imaging
+#: loads Pillow, which the series and tabular functions (they map their errors here too) do not ship.
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg")
 JSON_MEDIA_TYPE = "application/json"
 
 

@@ -1,4 +1,5 @@
-"""The core's two ports: where objects come from, and what turns images into probabilities.
+"""The core's ports: where objects come from, what turns images (or any tensor) into probabilities,
+and where an answered inference is recorded.
 
 Adapters implement them (``sfn_inference.adapters``); unit tests use the in-memory
 fakes in ``sfn_inference.adapters.memory``. Nothing here does I/O.
@@ -10,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+import numpy as np
 
 from sfn_inference.core.errors import SfnInferenceError
 from sfn_inference.core.messages import EncodedImage
@@ -50,3 +53,15 @@ class Predictor(Protocol):
     labels: list[str]
 
     def predict(self, images: Sequence[EncodedImage]) -> list[ItemResult]: ...
+
+
+class TensorModel(Protocol):
+    """A loaded model: an (N, ...) float32 tensor in, an (N, labels) array of probabilities out."""
+
+    def run(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+class InferenceRecorder(Protocol):
+    """Records one answered inference (the data capture); never raises."""
+
+    def record(self, request: bytes, probabilities: Sequence[float]) -> None: ...

@@ -79,6 +79,19 @@ class BatchConfig(EnvSettings):
         return tuple(p.strip() for p in self.readable_prefixes.split(",") if p.strip())
 
 
+class ModelConfig(EnvSettings):
+    """A function that serves one model bundle in-process (the series and tabular functions)."""
+
+    model_dir: str | None = Field(default=None, alias="MODEL_DIR")
+    num_threads: int = Field(default=1, ge=1, le=16, alias="NUM_THREADS")
+
+
+class SeriesConfig(ModelConfig):
+    #: The cap on N: about 10 KB of JSON per 500-value series, so 256 stay well inside
+    #: Lambda's 6 MB request payload, and one LiteRT invoke of 256 series takes ~0.1 s.
+    max_batch: int = Field(default=256, ge=1, le=4096, alias="MAX_SERIES_PER_REQUEST")
+
+
 class ImageApiConfig(EnvSettings):
     """An HTTP image route's model: which bundle, and LiteRT's threads (one per vCPU)."""
 

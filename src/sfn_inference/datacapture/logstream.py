@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sfn_inference.core.ports import ObjectStore
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CAPTURE_KEY = "sfn_capture"
 #: CloudWatch Logs' largest event, less its 26 bytes of per-event overhead.
 MAX_LOG_EVENT_BYTES = 262_144 - 26
+JSON_CONTENT_TYPE = "application/json"
 FILTER_PATTERN = '{ $.sfn_capture.record.eventVersion = "0" }'
 
 
@@ -92,10 +93,50 @@ class LogStreamWriter(CaptureWriter):
             self.counters.written_records += 1
 
 
-def writer_from_env(store: ObjectStore, env: Mapping[str, str] | None = None) -> LogStreamWriter | None:
-    """The in-Lambda capture writer when ``CAPTURE_*`` is set (else None): each record a log line,
-    a record too big for one log event written to S3 through ``store``."""
+class _SinkOnFirstWrite:
+    """Builds the overflow sink (boto3, for S3) only when a record is too large for a log line:
+    a request to the series and tabular functions never is, so their cold start skips boto3."""
+
+    def __init__(self, destination: str) -> None:
+        self._destination = destination
+        self._sink: CaptureSink | None = None
+
+    def write(self, path: str, body: bytes) -> None:
+        if self._sink is None:
+            self._sink = sink_for(self._destination)
+        self._sink.write(path, body)
+
+
+def log_capture_writer(
+    env: Mapping[str, str] | None = None, *, store: ObjectStore | None = None
+) -> LogStreamWriter | None:
+    """A writer from the ``CAPTURE_*`` variables (None when capture is off); overflow to ``store``
+    or, when none is given, to S3 through boto3 built on first use."""
     config = CaptureConfig.from_env(env)
     if config is None:
         return None
-    return LogStreamWriter(config, sink_for(config.data_capture.destination_s3_uri, store))
+    destination = config.data_capture.destination_s3_uri
+    overflow = sink_for(destination, store) if store is not None else _SinkOnFirstWrite(destination)
+    return LogStreamWriter(config, overflow)
+
+
+class CaptureRecorder:
+    """An answered request to a JSON model as its endpoint's data capture would record it: the
+    request's JSON in, the JSON list of probabilities out (both JSON-encoded in the record)."""
+
+    def __init__(self, writer: CaptureWriter) -> None:
+        self.writer = writer
+
+    def record(self, request: bytes, probabilities: Sequence[float]) -> None:
+        self.writer.capture(
+            input_body=request,
+            input_content_type=JSON_CONTENT_TYPE,
+            output_body=json.dumps([float(p) for p in probabilities]).encode(),
+            output_content_type=JSON_CONTENT_TYPE,
+        )
+
+
+def writer_from_env(store: ObjectStore, env: Mapping[str, str] | None = None) -> LogStreamWriter | None:
+    """The in-Lambda capture writer when ``CAPTURE_*`` is set (else None): each record a log line,
+    a record too big for one log event written to S3 through ``store``."""
+    return log_capture_writer(env, store=store)

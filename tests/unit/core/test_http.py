@@ -38,6 +38,19 @@ EXPECTED = {
     "UrlTimeoutError": 422,
     "UrlTooLargeError": 422,
     "ObjectNotFoundError": 422,
+    # The series and tabular routes: a request that cannot be read, values the model does not take.
+    "RequestError": 400,
+    "BodyNotJsonError": 400,
+    "InvalidRequestError": 400,
+    "InputError": 422,
+    "EmptyBatchError": 422,
+    "BatchTooLargeError": 422,
+    "RaggedBatchError": 422,
+    "SeriesLengthError": 422,
+    "NonNumericValueError": 422,
+    "NonFiniteValueError": 422,
+    "MissingFeatureError": 422,
+    "UnknownFeatureError": 422,
 }
 
 
@@ -112,3 +125,15 @@ def test_answers_carry_label_score_every_class_and_optionally_the_index() -> Non
     prediction = Prediction([0.1, 0.7, 0.2], "one", 0.7)
     assert answer(prediction, labels) == {"score": 0.7, "label": "one", "scores": {"zero": 0.1, "one": 0.7, "two": 0.2}}
     assert answer(prediction, labels, with_index=True)["value"] == 1
+
+
+def test_the_image_media_types_are_imagings_without_importing_pillow() -> None:
+    """core.http spells them out so that the series and tabular functions, which ship no Pillow, import it."""
+    import subprocess
+    import sys
+
+    from sfn_inference.core import http, imaging
+
+    assert http.IMAGE_MEDIA_TYPES == (imaging.PNG, imaging.JPEG)
+    code = "import sys, sfn_inference.core.http, sfn_inference.core.gateway; print('PIL' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -176,7 +176,7 @@ def test_functions_read_only_incoming_and_test_objects(sam: dict[str, Any], back
 
 def test_functions_write_logs_only_to_their_own_log_group(sam: dict[str, Any]) -> None:
     cfn = deployed(sam)
-    for name in ("Serialize", "Classify", "Filter"):
+    for name in ("Serialize", "Classify", "Filter", "Forda", "Iris"):
         statements = role_statements(cfn, f"{name}Role")
         assert grants(statements, "logs:PutLogEvents") == [{"Fn::GetAtt": [f"{name}LogGroup", "Arn"]}]
         assert grants(statements, "logs:CreateLogStream") == [{"Fn::GetAtt": [f"{name}LogGroup", "Arn"]}]
@@ -249,3 +249,19 @@ def test_topic_accepts_only_these_alarms_and_this_rule(sam: dict[str, Any]) -> N
         "events.amazonaws.com": {"Fn::GetAtt": ["FailedExecutionRule", "Arn"]},
     }
     assert all(s["Action"] == "sns:Publish" and s["Resource"] == {"Ref": "AlarmTopic"} for s in statements)
+
+
+def test_forda_and_iris_read_nothing_and_write_only_captures(sam: dict[str, Any]) -> None:
+    cfn = deployed(sam)
+    for role in ("FordaRole", "IrisRole"):
+        statements = role_statements(cfn, role)
+        assert grants(statements, "s3:PutObject") == [{"Fn::Sub": "${ImageBucket.Arn}/captures/*"}]
+        assert not grants(statements, "s3:GetObject")
+        actions = {a for s in statements for a in as_list(s["Action"])}
+        assert actions == {
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "s3:PutObject",
+        }

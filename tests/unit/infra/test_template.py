@@ -152,7 +152,7 @@ def test_bucket_is_private_encrypted_tls_only_and_expires_captures(sam: dict[str
 # ------------------------------------------------------------------ functions
 def test_functions_share_runtime_tracing_powertools_and_have_own_log_groups(sam: dict[str, Any]) -> None:
     cfn = deployed(sam)
-    for name in ("SerializeFunction", "ClassifyFunction", "FilterFunction"):
+    for name in ("SerializeFunction", "ClassifyFunction", "FilterFunction", "FordaFunction", "IrisFunction"):
         props = cfn["Resources"][name]["Properties"]
         assert props["Runtime"] == "python3.12"
         assert props["Handler"] == "app.lambda_handler"
@@ -255,29 +255,45 @@ def test_uploads_under_the_incoming_prefix_start_the_state_machine_directly(sam:
 
 
 def test_in_lambda_captures_reach_s3_through_the_log_and_the_compactor(sam: dict[str, Any]) -> None:
-    litert, sagemaker = deployed(sam), deployed(sam, Backend="sagemaker")
+    """classify's log group is subscribed with LiteRT (an endpoint captures itself); the HTTP API's
+    model functions' always are: they run their models in-Lambda whatever the backend."""
 
     def subscribed(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        found = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"]
-        return {f["LogGroupName"]["Ref"]: f for f in found}
+        found = {}
+        for r in cfn["Resources"].values():
+            if r["Type"] == "AWS::Logs::SubscriptionFilter":
+                found[r["Properties"]["LogGroupName"]["Ref"]] = r["Properties"]
+        return found
 
-    def allowed_sources(cfn: dict[str, Any]) -> list[Any]:
-        permissions = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
-        return sorted((p["SourceArn"] for p in permissions if p["Principal"] == "logs.amazonaws.com"), key=str)
+    def permitted(cfn: dict[str, Any]) -> set[str]:
+        return {
+            r["Properties"]["SourceArn"]["Fn::GetAtt"][0]
+            for r in cfn["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "logs.amazonaws.com"
+        }
 
-    # classify (LiteRT backend only) and the HTTP API's model functions (always in-Lambda) capture.
-    groups = ["ClassifyLogGroup", "DigitsLogGroup", "FashionLogGroup"]
-    assert sorted(subscribed(litert)) == groups
+    litert, sagemaker = deployed(sam), deployed(sam, Backend="sagemaker")
+    groups = {"ClassifyLogGroup", "DigitsLogGroup", "FashionLogGroup", "FordaLogGroup", "IrisLogGroup"}
+    assert set(subscribed(litert)) == permitted(litert) == groups
+    assert set(subscribed(sagemaker)) == permitted(sagemaker) == groups - {"ClassifyLogGroup"}
     for subscription in subscribed(litert).values():
         assert subscription["DestinationArn"] == {"Fn::GetAtt": ["CaptureCompactorFunction", "Arn"]}
         assert subscription["FilterPattern"] == FILTER_PATTERN
-    assert allowed_sources(litert) == [{"Fn::GetAtt": [g, "Arn"]} for g in groups]
-    assert sorted(subscribed(sagemaker)) == groups[1:]
-    assert allowed_sources(sagemaker) == [{"Fn::GetAtt": [g, "Arn"]} for g in groups[1:]]
     compactor = litert["Resources"]["CaptureCompactorRole"]
     assert {s["Sid"]: s["Resource"] for s in statements(compactor)}["WriteCaptures"] == {
         "Fn::Sub": "${ImageBucket.Arn}/captures/*"
     }
+
+
+def test_forda_and_iris_capture_under_their_own_endpoint_names(sam: dict[str, Any]) -> None:
+    cfn = deployed(sam, Backend="sagemaker")
+    for function, bundle in (("FordaFunction", "forda"), ("IrisFunction", "iris")):
+        variables = env(cfn, function)
+        assert variables["MODEL_DIR"] == f"models/{bundle}"
+        assert variables["CAPTURE_DESTINATION_S3_URI"] == {"Fn::Sub": "s3://${ImageBucket}/captures"}
+        assert variables["CAPTURE_ENDPOINT_NAME"] == {"Fn::Sub": f"${{AWS::StackName}}-{bundle}"}
+        assert variables["CAPTURE_SAMPLING_PERCENTAGE"] == {"Ref": "CaptureSamplingPercentage"}
+    assert env(cfn, "FordaFunction")["MAX_SERIES_PER_REQUEST"] == {"Ref": "MaxSeriesPerRequest"}
 
 
 # ------------------------------------------------------------------ HTTP API
@@ -454,3 +470,31 @@ def test_outputs(sam: dict[str, Any]) -> None:
     upload = outputs["UploadTestImageCommand"]["Value"]["Fn::Sub"]
     assert upload.endswith("s3://${ImageBucket}/test/7_00017.png")
     assert (ROOT / upload.split()[3]).is_file()
+
+
+def test_the_forda_and_iris_routes_are_on_the_same_http_api(sam: dict[str, Any]) -> None:
+    cfn = deployed(sam)
+    routes = {
+        f"{method.upper()} {path}": op["x-amazon-apigateway-integration"]
+        for path, item in cfn["Resources"]["HttpApi"]["Properties"]["Body"]["paths"].items()
+        for method, op in item.items()
+    }
+    expected = {
+        "POST /forda/predict": "FordaFunction",
+        "POST /v1/predict": "FordaFunction",  # the FordA tutorial's own path
+        "POST /iris/predict": "IrisFunction",
+        "GET /iris/predict": "IrisFunction",
+    }
+    for key, function in expected.items():
+        assert routes[key]["payloadFormatVersion"] == "2.0" and routes[key]["type"] == "aws_proxy", key
+        assert f"${{{function}.Arn}}" in routes[key]["uri"]["Fn::Sub"], key
+    invokers = [
+        r["Properties"]["SourceArn"]["Fn::Sub"][0]
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        and r["Properties"]["FunctionName"]["Ref"] in {"FordaFunction", "IrisFunction"}
+    ]
+    assert sorted(arn.split("${__Stage__}", 1)[1] for arn in invokers) == sorted(
+        "/" + key.replace(" /", "/") for key in expected
+    ), "each function may be invoked by its own routes only"

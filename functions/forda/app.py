@@ -1,0 +1,28 @@
+"""forda: N time series of 500 values in, one class per series out (the FordA seed's request and answer).
+
+``POST /forda/predict`` (and the seed's ``POST /v1/predict``) with ``{"items": [[...500 numbers...], ...]}``
+answers ``{"result": {"Class": 1, "Probabilities": [...]}}`` for one series, a list of those for
+several. Invoked directly, it takes the seed's event (``{"body": "<JSON>"}``, or the request itself).
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sfn_inference.core import series
+from sfn_inference.core.gateway import Request, serve
+from sfn_inference.roots import forda
+
+logger = Logger()
+deps = forda.build()  # once per execution environment: the model loads during INIT
+
+
+def predict(request: Request) -> Any:
+    probabilities = series.predict(request.json(), deps.schema, deps.model, len(deps.bundle.labels), deps.recorder)
+    return series.answer(probabilities)
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return serve(event, predict)

@@ -1,0 +1,29 @@
+"""iris: four measurements in cm in, the species out (the scikit-learn seed's request and answer).
+
+``POST /iris/predict`` with ``{"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}``, or
+``GET /iris/predict?sl=6.9&sw=3.1&pl=5.1&pw=2.3``, answers ``"virginica"``. Invoked directly
+with the seed's event (the record itself) it answers ``{"statusCode": 200, "body": "virginica"}``.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sfn_inference.core import tabular
+from sfn_inference.core.gateway import Request, serve
+from sfn_inference.roots import iris
+
+logger = Logger()
+deps = iris.build()  # once per execution environment: the ONNX session is created during INIT
+
+
+def predict(request: Request) -> str:
+    record = request.query if request.method == "GET" else request.json()
+    label = tabular.predict(record, deps.schema, deps.model, deps.bundle.labels, deps.recorder)
+    return label
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return serve(event, predict)
