@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from sfn_inference.core.errors import InvalidEventError, summarise_validation
 from sfn_inference.core.wire import (  # re-exported: the plain parts of the messages
@@ -122,12 +122,13 @@ OUTCOMES: tuple[Outcome, ...] = ("confident", "low_confidence", "error")
 
 
 class ListedObject(BaseModel):
-    """One item of the ItemReader's ``s3:listObjectsV2`` listing."""
+    """One item of the ItemReader's ``s3:listObjectsV2`` listing (Step Functions spells it ``Etag``;
+    the S3 API, and so the local cloud's listing, ``ETag``)."""
 
     model_config = ConfigDict(extra="ignore")
 
     Key: str
-    Etag: str | None = None
+    Etag: str | None = Field(default=None, validation_alias=AliasChoices("Etag", "ETag"))
     Size: int | None = None
 
     @property

@@ -170,3 +170,10 @@ def test_the_report_writes_items_and_summary() -> None:
     lines = store.get(BUCKET, "results/run/items.jsonl").decode().splitlines()
     assert [json.loads(line)["key"] for line in lines] == ["x.png"]
     assert json.loads(store.get(BUCKET, "results/run/summary.json"))["items"] == 1
+
+
+def test_a_listed_item_gives_its_etag_in_either_spelling() -> None:
+    from sfn_inference.core.messages import ListedObject
+
+    assert ListedObject.model_validate({"Key": "k", "Etag": '"a1"'}).etag == "a1"  # Step Functions' item
+    assert ListedObject.model_validate({"Key": "k", "ETag": '"a1"'}).etag == "a1"  # the S3 API's
