@@ -30,7 +30,7 @@ ORIGINS = (
     "PIL",
     "pydantic",
     "aws_lambda_powertools",
-    "ai_edge_litert",
+    "ai_edge_litert", "pyspng",
     "onnxruntime",
     "boto3",
 )
