@@ -30,7 +30,8 @@ ORIGINS = (
     "PIL",
     "pydantic",
     "aws_lambda_powertools",
-    "ai_edge_litert", "pyspng",
+    "ai_edge_litert",
+    "pyspng",
     "onnxruntime",
     "boto3",
 )
