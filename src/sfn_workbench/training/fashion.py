@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +23,7 @@ from PIL import Image
 
 from sfn_inference.core.bundle import Preprocessing
 from sfn_inference.core.imaging import image_to_tensor, to_tensor
+from sfn_workbench.training.common import label_distribution, litert_predict, write_litert_bundle
 from sfn_workbench.training.datasets import stratified_split
 
 NAME = "fashion"
@@ -74,11 +74,6 @@ def load_fashion_mnist(root: Path, split: Literal["train", "t10k"]) -> tuple[np.
     return images, labels
 
 
-def label_distribution(labels: np.ndarray, names: list[str]) -> dict[str, float]:
-    counts = np.bincount(labels, minlength=len(names))
-    return {name: round(float(c / counts.sum()), 6) for name, c in zip(names, counts, strict=True)}
-
-
 def preprocessing() -> Preprocessing:
     return Preprocessing(width=SIDE, height=SIDE, color_mode="L")
 
@@ -110,36 +105,6 @@ def build_model(n_classes: int) -> Any:
     )
 
 
-def to_litert(model: Any) -> bytes:
-    """A float32 LiteRT flatbuffer of built-in ops only; the batch dimension stays resizable."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    flatbuffer: bytes = converter.convert()
-    return flatbuffer
-
-
-def litert_predict(model_path: Path, x: np.ndarray, batch: int = 1000) -> np.ndarray:
-    """LiteRT's output for ``x``, ``batch`` rows per invocation (the last one resized down)."""
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
-
-    interpreter = Interpreter(model_path=str(model_path), num_threads=1)
-    inp = interpreter.get_input_details()[0]["index"]
-    out = interpreter.get_output_details()[0]["index"]
-    results, allocated = [], -1
-    for start in range(0, len(x), batch):
-        chunk = np.ascontiguousarray(x[start : start + batch], dtype=np.float32)
-        if len(chunk) != allocated:
-            interpreter.resize_tensor_input(inp, list(chunk.shape), strict=True)
-            interpreter.allocate_tensors()
-            allocated = len(chunk)
-        interpreter.set_tensor(inp, chunk)
-        interpreter.invoke()
-        results.append(np.array(interpreter.get_tensor(out)))
-    return np.concatenate(results)
-
-
 def main(out: Path, data_dir: Path = FASHION_DIR, max_epochs: int = 20) -> dict[str, Any]:
     """Train, convert and write the bundle to ``out``; returns the run's figures."""
     import tensorflow as tf  # noqa: PLC0415
@@ -167,15 +132,7 @@ def main(out: Path, data_dir: Path = FASHION_DIR, max_epochs: int = 20) -> dict[
     trained = time.monotonic()
     keras_test = model.predict(x_test, batch_size=1000, verbose=0)
 
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "reference").mkdir(parents=True)
-    model_path = out / "model.tflite"
-    model_path.write_bytes(to_litert(model))
-    (out / "labels.txt").write_text("\n".join(LABELS) + "\n")
-    litert_test = litert_predict(model_path, x_test)
-    if not np.allclose(litert_test, keras_test, atol=ATOL, rtol=0):
-        raise RuntimeError(f"LiteRT differs from Keras by {np.abs(litert_test - keras_test).max():.2e}")
+    model_path, litert_test = write_litert_bundle(model, out, LABELS, x_test, keras_test, ATOL)
 
     # Reference PNGs: the first test image of each class, read back as serving reads them.
     names, references = [], []

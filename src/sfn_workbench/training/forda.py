@@ -15,7 +15,6 @@ give the recorded probabilities whether or not it is applied again.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ import numpy as np
 import typer
 
 from sfn_inference.core.series import znormalise
+from sfn_workbench.training.common import label_distribution, litert_predict, write_litert_bundle
 from sfn_workbench.training.datasets import stratified_split
 
 NAME = "forda"
@@ -65,11 +65,6 @@ def load_forda() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def label_distribution(labels: np.ndarray, names: list[str]) -> dict[str, float]:
-    counts = np.bincount(labels, minlength=len(names))
-    return {name: round(float(c / counts.sum()), 6) for name, c in zip(names, counts, strict=True)}
-
-
 def build_model(n_classes: int) -> Any:
     """The seed's fully convolutional network for time series (Wang et al., 2017)."""
     import tensorflow as tf  # noqa: PLC0415
@@ -83,36 +78,6 @@ def build_model(n_classes: int) -> Any:
         x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling1D()(x)
     return tf.keras.Model(inputs, layers.Dense(n_classes, activation="softmax")(x))
-
-
-def to_litert(model: Any) -> bytes:
-    """A float32 LiteRT flatbuffer of built-in ops only; the batch dimension stays resizable."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    flatbuffer: bytes = converter.convert()
-    return flatbuffer
-
-
-def litert_predict(model_path: Path, x: np.ndarray, batch: int = 256) -> np.ndarray:
-    """LiteRT's output for ``x``, ``batch`` rows per invocation (the last one resized down)."""
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
-
-    interpreter = Interpreter(model_path=str(model_path), num_threads=1)
-    inp = interpreter.get_input_details()[0]["index"]
-    out = interpreter.get_output_details()[0]["index"]
-    results, allocated = [], -1
-    for start in range(0, len(x), batch):
-        chunk = np.ascontiguousarray(x[start : start + batch], dtype=np.float32)
-        if len(chunk) != allocated:
-            interpreter.resize_tensor_input(inp, list(chunk.shape), strict=True)
-            interpreter.allocate_tensors()
-            allocated = len(chunk)
-        interpreter.set_tensor(inp, chunk)
-        interpreter.invoke()
-        results.append(np.array(interpreter.get_tensor(out)))
-    return np.concatenate(results)
 
 
 def main(out: Path, max_epochs: int = 100) -> dict[str, Any]:
@@ -143,15 +108,7 @@ def main(out: Path, max_epochs: int = 100) -> dict[str, Any]:
     trained = time.monotonic()
     keras_test = model.predict(x_test, batch_size=256, verbose=0)
 
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "reference").mkdir(parents=True)
-    model_path = out / "model.tflite"
-    model_path.write_bytes(to_litert(model))
-    (out / "labels.txt").write_text("\n".join(LABELS) + "\n")
-    litert_test = litert_predict(model_path, x_test)
-    if not np.allclose(litert_test, keras_test, atol=ATOL, rtol=0):
-        raise RuntimeError(f"LiteRT differs from Keras by {np.abs(litert_test - keras_test).max():.2e}")
+    model_path, litert_test = write_litert_bundle(model, out, LABELS, x_test, keras_test, ATOL)
 
     # Reference series: the first few test rows of each class, in test-split order.
     ref_idx = np.sort(np.concatenate([np.flatnonzero(y_test == c)[:REFERENCE_PER_CLASS] for c in range(len(LABELS))]))

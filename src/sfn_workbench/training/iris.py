@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from sfn_workbench.training.common import label_distribution
+
 NAME = "iris"
 #: Sepal length, sepal width, petal length, petal width, in cm.
 FEATURE_NAMES = ["sl", "sw", "pl", "pw"]
@@ -27,11 +29,6 @@ SEED = 42
 TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
 #: Tolerance between scikit-learn's and onnxruntime's probabilities.
 ATOL = 1e-5
-
-
-def label_distribution(labels: np.ndarray, names: list[str]) -> dict[str, float]:
-    counts = np.bincount(labels, minlength=len(names))
-    return {name: round(float(c / counts.sum()), 6) for name, c in zip(names, counts, strict=True)}
 
 
 def reference_rows(

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from sfn_inference.core.series import znormalise
+from sfn_workbench.training.common import label_distribution
 from sfn_workbench.training.fashion import LABELS as FASHION_LABELS
-from sfn_workbench.training.fashion import label_distribution, load_fashion_mnist, parse_idx, read_idx
+from sfn_workbench.training.fashion import load_fashion_mnist, parse_idx, read_idx
 from sfn_workbench.training.forda import LABELS as FORDA_LABELS
 from sfn_workbench.training.forda import ucr_labels_to_index
 from sfn_workbench.training.iris import reference_rows
