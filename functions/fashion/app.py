@@ -5,7 +5,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,9 +24,11 @@ from sfn_inference.core.http import (
 )
 from sfn_inference.core.imaging import SNIFF_BYTES, sniff_content_type
 from sfn_inference.core.messages import EncodedImage
+from sfn_inference.observability import count_errors, record_inferences
 from sfn_inference.roots import fashion
 
 logger = Logger()
+metrics = Metrics()
 deps = fashion.build()  # once per execution environment: the model loads during INIT
 logger.info("model loaded", extra={"labels": len(deps.labels)})
 app = APIGatewayHttpResolver()
@@ -42,6 +44,7 @@ def predict() -> dict[str, Any]:
 @app.exception_handler(SfnInferenceError)  # type: ignore[misc]  # Powertools leaves it untyped
 def named_error(exc: SfnInferenceError) -> Response[str]:
     logger.info("refused", extra={"error": type(exc).__name__, "reason": str(exc)})
+    count_errors(metrics, [type(exc).__name__])
     return Response(status_for(exc), "application/json", json.dumps(error_body(exc)))
 
 
@@ -53,9 +56,11 @@ def classify(request: UrlRequest) -> dict[str, Any]:
     captured = json.dumps({"url": redact_url(request.url)}).encode()
     prediction = deps.classify(image, request=captured, request_type=JSON_MEDIA_TYPE)
     logger.info("classified", extra={"label": prediction.label, "confidence": prediction.confidence})
+    record_inferences(metrics, [(prediction.label, prediction.confidence)])
     return answer(prediction, deps.labels)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if is_http_api_event(event):

@@ -7,22 +7,28 @@ several. Invoked directly, it takes the seed's event (``{"body": "<JSON>"}``, or
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sfn_inference.core import series
 from sfn_inference.core.gateway import Request, serve
+from sfn_inference.observability import observing, record_inferences
 from sfn_inference.roots import forda
 
 logger = Logger()
+metrics = Metrics()
 deps = forda.build()  # once per execution environment: the model loads during INIT
 
 
 def predict(request: Request) -> Any:
-    probabilities = series.predict(request.json(), deps.schema, deps.model, len(deps.bundle.labels), deps.recorder)
+    with observing(metrics):
+        probabilities = series.predict(request.json(), deps.schema, deps.model, len(deps.bundle.labels), deps.recorder)
+    labels = deps.bundle.labels
+    record_inferences(metrics, [(labels[p.index(max(p))], max(p)) for p in probabilities])
     return series.answer(probabilities)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return serve(event, predict)

@@ -7,23 +7,28 @@ with the seed's event (the record itself) it answers ``{"statusCode": 200, "body
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sfn_inference.core import tabular
 from sfn_inference.core.gateway import Request, serve
+from sfn_inference.observability import observing, record_inferences
 from sfn_inference.roots import iris
 
 logger = Logger()
+metrics = Metrics()
 deps = iris.build()  # once per execution environment: the ONNX session is created during INIT
 
 
 def predict(request: Request) -> str:
     record = request.query if request.method == "GET" else request.json()
-    label = tabular.predict(record, deps.schema, deps.model, deps.bundle.labels, deps.recorder)
+    with observing(metrics):
+        label = tabular.predict(record, deps.schema, deps.model, deps.bundle.labels, deps.recorder)
+    record_inferences(metrics, [(label, None)])
     return label
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return serve(event, predict)

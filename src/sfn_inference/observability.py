@@ -40,13 +40,14 @@ def count_errors(metrics: Metrics, names: Iterable[str], extra: Mapping[str, str
     count_by(metrics, "Errors", "ErrorName", names, extra or {})
 
 
-def record_inferences(metrics: Metrics, results: Iterable[tuple[str, float]]) -> None:
+def record_inferences(metrics: Metrics, results: Iterable[tuple[str, float | None]]) -> None:
     """Inferences, each confidence as a value (CloudWatch keeps the distribution), and the count per label."""
     labels = []
     for label, confidence in results:
         annotate(label=label)
         metrics.add_metric(name="Inferences", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="Confidence", unit=MetricUnit.NoUnit, value=confidence)
+        if confidence is not None:
+            metrics.add_metric(name="Confidence", unit=MetricUnit.NoUnit, value=confidence)
         labels.append(label)
     count_by(metrics, "Predictions", "Label", labels, {})
 

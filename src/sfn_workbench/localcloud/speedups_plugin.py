@@ -1,11 +1,12 @@
-"""Plugin: three caches that take half the local cloud's CPU per execution.
+"""Plugin: four caches that take half the local cloud's CPU per execution.
 
 ``make bench`` profiled the server (py-spy) at ~100 ms of CPU per pipeline
 execution, all inside moto: a new boto3 client for every Lambda task (25 %), an
 ANTLR parse of the definition for every execution (11-14 %), and a directory
-listing of moto's modules on every HTTP request (8 %). Each cache keeps moto's
-behaviour: clients are thread-safe and moto ignores the per-state credentials;
-the parse tree is immutable and every execution still gets fresh components.
+listing of moto's modules on every HTTP request (8 %); and a JSONPath parse on every
+path evaluation (issue 15's profile). Each cache keeps moto's behaviour: clients are
+thread-safe and moto ignores the per-state credentials; the parse trees, the ASL's and
+the JSONPaths', are immutable and every execution still gets fresh components.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import functools
 from typing import Any
 
 from moto import backends
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
     resource_eval_s3 as item_reader_s3,
 )
@@ -23,17 +25,20 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
 from sfn_workbench.localcloud import patches
 from sfn_workbench.localcloud.context import LocalCloudContext
 
 #: Modules that imported ``boto_client_for`` by name, and so hold their own reference.
 CLIENT_USERS = (boto_client, lambda_eval_utils, item_reader_s3, result_writer_s3)
+#: Modules that parse a JSONPath on every evaluation (every InputPath, Parameters "$.x", ResultPath).
+JSONPATH_USERS = (json_path, result_path)
 PATCH_TARGETS: tuple[patches.Target, ...] = (
     (backends, "list_of_moto_modules"),
     (AmazonStateLanguageParser, "parse"),
     *((module, "boto_client_for") for module in CLIENT_USERS),
+    *((module, "parse") for module in JSONPATH_USERS),
 )
 
 
@@ -43,6 +48,8 @@ def install(ctx: LocalCloudContext) -> None:
     patches.wrap(AmazonStateLanguageParser, "parse", _cached_parse)
     for module in CLIENT_USERS:
         patches.wrap(module, "boto_client_for", _cached_client)
+    for module in JSONPATH_USERS:  # a parsed JSONPath is immutable: find() never changes it
+        patches.wrap(module, "parse", lambda original: functools.lru_cache(maxsize=1024)(original))
 
 
 def _cached_parse(original: Any) -> Any:

@@ -72,3 +72,18 @@ def test_filter_counts_low_confidence(context, capsys) -> None:
     blobs = emf(capsys.readouterr().out)
     assert any(b.get("LowConfidence") == [1.0] for b in blobs)
     assert any(b.get("ErrorName") == "LowConfidenceError" for b in blobs)
+
+
+def test_the_http_model_functions_count_their_inferences_and_errors(monkeypatch, context, capsys) -> None:
+    from sfn_inference.core.errors import SeriesLengthError
+
+    forda = load_handler("forda")
+    series = json.loads((BUNDLE_DIR.parent / "forda" / "reference" / "series.json").read_text())
+    forda.lambda_handler({"items": [series[0]["series"], series[1]["series"]]}, context)
+    blobs = emf(capsys.readouterr().out)
+    assert next(b for b in blobs if "Inferences" in metric_names(b))["Inferences"] == [1.0, 1.0]
+    with pytest.raises(SeriesLengthError):  # invoked directly, the named error is the function's error
+        forda.lambda_handler({"items": [[0.0] * 7]}, context)
+    assert [b["ErrorName"] for b in emf(capsys.readouterr().out) if "Errors" in metric_names(b)] == [
+        "SeriesLengthError"
+    ]
