@@ -185,6 +185,7 @@ def cold_starts(ws: Workspace, settings: Settings) -> dict[str, Any]:
             variables = {
                 "POWERTOOLS_SERVICE_NAME": "sfn-inference",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_METRICS_NAMESPACE": "SfnInference",  # the template's Globals
                 "MODEL_DIR": f"models/{bundle.name}",
                 "LITERT_NUM_THREADS": "1",
                 "CAPTURE_DESTINATION_S3_URI": (ws.captures / function).as_uri(),
