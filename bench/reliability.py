@@ -83,7 +83,7 @@ def exactly_once(settings: Settings, scratch: Path) -> dict[str, Any]:
         return {
             "status": "ok",
             "uploads": n,
-            "bad_objects": sum(1 for k in objects if not k.endswith(".png") or objects[k][:4] != b"\x89PNG"),
+            "bad_objects": sum(1 for k in objects if k.rsplit("-", 1)[1] in BAD),
             "redelivered_events": redelivered,
             "executions": len(executions),
             "lost": len(set(objects) - keys.keys()),
