@@ -2,7 +2,7 @@
 
 A ``rate(N unit)`` rule fires every period after it was created, as on AWS, and hands its
 Lambda targets EventBridge's "Scheduled Event". ``cron(...)`` expressions are not run
-locally (docs/local-cloud.md says so); each such rule is logged once.
+locally (docs/monitoring.md says so); each such rule is logged once.
 """
 
 from __future__ import annotations
