@@ -36,7 +36,7 @@ import typer
 
 import sfn_inference
 from sfn_inference.datacapture.logstream import CAPTURE_KEY
-from sfn_workbench import artifact_check
+from sfn_workbench import artifact_check, bytecode_compile
 from sfn_workbench.paths import project_root
 
 PACKAGE_DIR = Path(sfn_inference.__file__).parent
@@ -564,14 +564,6 @@ PROFILED = ("classify",)
 #: lever: profile them as classify is). Each cold start compiles what it imports.
 WITHOUT_BYTECODE = ("digits", "fashion")
 
-_COMPILE = """
-import importlib.util, json, py_compile, sys
-root, task_root = sys.argv[1], sys.argv[2]
-for path in json.load(sys.stdin):
-    py_compile.compile(path, cfile=importlib.util.cache_from_source(path), dfile=task_root + path[len(root):],
-                       doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-"""
-
 
 def target_python(arch: str, python_version: str) -> str | None:
     """The interpreter that can compile (and run) this target's code here, if any."""
@@ -595,7 +587,7 @@ def compile_bytecode(function: str, artifact: Path, python: str) -> int:
     else:
         files = sorted(root.rglob("*.py"))
     completed = subprocess.run(
-        [python, "-c", _COMPILE, str(root), TASK_ROOT],
+        [python, bytecode_compile.__file__, str(root), TASK_ROOT],
         input=json.dumps([str(f) for f in files]), capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     if completed.returncode != 0:
