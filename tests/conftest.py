@@ -10,7 +10,7 @@ import pytest
 
 from support import BUNDLE_DIR, FakeLambdaContext, load_event
 
-# What the template's Globals give every function: the handlers' Powertools Metrics need a namespace.
+# What the template's Globals give every function: the handlers' metrics (adapters/emf.py) need a namespace.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SfnInference")
 
 

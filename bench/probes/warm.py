@@ -185,7 +185,7 @@ def main() -> int:
                 module.deps = deps
 
         def without_metrics(event: dict[str, Any]) -> object:
-            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # read by Powertools at each flush
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # read at each flush (adapters/emf.py)
             try:
                 return handler(event, context)
             finally:

@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics
-
+from sfn_inference.adapters.emf import Metrics
 from sfn_inference.adapters.lambda_log import Context, LambdaLog
 from sfn_inference.core.fastpath import classify_event
 from sfn_inference.core.wire import is_batch

@@ -5,10 +5,11 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sfn_inference.adapters.emf import Metrics
 from sfn_inference.core.errors import SfnInferenceError
 from sfn_inference.core.http import (
     JSON_MEDIA_TYPE,

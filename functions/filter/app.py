@@ -3,10 +3,10 @@
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sfn_inference.adapters.emf import COUNT, Metrics
 from sfn_inference.core.errors import LowConfidenceError
 from sfn_inference.core.messages import BatchEvent, is_batch, parse_model
 from sfn_inference.core.stages import check_confidence, filter_batch
@@ -27,10 +27,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> Mapping[str, Any]:
         if is_batch(event):  # settle every item, raise for none
             rows = filter_batch(parse_model(BatchEvent, event), threshold)
             low = sum(r["outcome"] == "low_confidence" for r in rows)
-            metrics.add_metric(name="LowConfidence", unit=MetricUnit.Count, value=low)
+            metrics.add_metric(name="LowConfidence", unit=COUNT, value=low)
             return {"rows": rows}
         try:
             return check_confidence(event, threshold)
         except LowConfidenceError:
-            metrics.add_metric(name="LowConfidence", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="LowConfidence", unit=COUNT, value=1)
             raise

@@ -7,9 +7,10 @@ with the seed's event (the record itself) it answers ``{"statusCode": 200, "body
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sfn_inference.adapters.emf import Metrics
 from sfn_inference.core import tabular
 from sfn_inference.core.gateway import Request, serve
 from sfn_inference.observability import observing, record_inferences

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sfn_inference.adapters.emf import COUNT, NO_UNIT, Metrics
 from sfn_inference.monitoring.request import window_of
 from sfn_inference.monitoring.run import monitor
 from sfn_inference.roots import monitor as monitor_root
@@ -29,10 +29,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         baseline=deps.baseline,
         limits=deps.limits,
     )
-    metrics.add_dimension(name="Stack", value=deps.settings.stack_name)
-    metrics.add_metric(name="MonitoredInferences", unit=MetricUnit.Count, value=report["item_count"])
-    metrics.add_metric(name="ConstraintViolations", unit=MetricUnit.Count, value=len(report["violations"]))
+    metrics.add_dimension("Stack", deps.settings.stack_name)
+    metrics.add_metric(name="MonitoredInferences", unit=COUNT, value=report["item_count"])
+    metrics.add_metric(name="ConstraintViolations", unit=COUNT, value=len(report["violations"]))
     for check in report["checks"]:
-        metrics.add_metric(name=f"Drift_{check['name']}", unit=MetricUnit.NoUnit, value=check["value"])
+        metrics.add_metric(name=f"Drift_{check['name']}", unit=NO_UNIT, value=check["value"])
     logger.info("monitoring run", extra={k: report[k] for k in ("status", "item_count", "window", "report_prefix")})
     return report

@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sfn_inference.adapters.emf import Metrics
 from sfn_inference.core.messages import BatchEvent, is_batch, parse_model
 from sfn_inference.core.stages import serialize_batch, serialize_object
 from sfn_inference.core.triggers import parse_object_event

@@ -485,7 +485,8 @@ def test_capture_keeps_boto3_off_the_cold_start_import_path() -> None:
         "assert module.deps.capture is not None\n"
         "print('boto3' in sys.modules)\n"
     )
-    env = {"CAPTURE_DESTINATION_S3_URI": "s3://capture-bucket/dc", "MODEL_DIR": str(BUNDLE_DIR), "PATH": ""}
+    env = {"CAPTURE_DESTINATION_S3_URI": "s3://capture-bucket/dc", "MODEL_DIR": str(BUNDLE_DIR), "PATH": "",
+           "POWERTOOLS_METRICS_NAMESPACE": "SfnInference"}  # fmt: skip
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
