@@ -25,7 +25,8 @@ from urllib.parse import unquote_plus
 from bench.common import REFERENCE, Settings
 from sfn_inference.adapters.memory import InMemoryObjectStore
 from sfn_inference.core.bundle import ModelBundle
-from sfn_inference.datacapture.writer import DataCaptureConfig, build_record, capture_path
+from sfn_inference.datacapture.config import DataCaptureConfig
+from sfn_inference.datacapture.writer import build_record, capture_path
 from sfn_inference.monitoring.checks import Thresholds
 from sfn_inference.monitoring.run import Location, Window, baseline_of, monitor
 from sfn_workbench.capture_reader import load_captures
@@ -145,7 +146,7 @@ def monitor_run(settings: Settings) -> dict[str, Any]:
     records = 500 if settings.quick else 10_000
     bundle = ModelBundle(REFERENCE.parent)
     baseline, _ = baseline_of(bundle)
-    config = DataCaptureConfig.model_validate({
+    config = DataCaptureConfig.parse({
         "InitialSamplingPercentage": 100, "DestinationS3Uri": "s3://b/captures",
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},

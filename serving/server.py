@@ -51,7 +51,8 @@ from sfn_inference.core.errors import (
 )
 from sfn_inference.core.imaging import image_to_tensor
 from sfn_inference.core.predictions import as_probabilities
-from sfn_inference.datacapture.writer import CaptureConfig, CaptureWriter, media_type, open_capture_writer
+from sfn_inference.datacapture.config import CaptureConfig, media_type
+from sfn_inference.datacapture.writer import CaptureWriter, open_capture_writer
 
 log = logging.getLogger("sfn_inference.serving")
 

@@ -38,7 +38,8 @@ import pandas as pd
 from sfn_inference.adapters.aws_errors import error_code
 from sfn_inference.adapters.s3 import S3ObjectStore
 from sfn_inference.core.errors import ObjectNotFoundError, SfnInferenceError
-from sfn_inference.datacapture.writer import DataCaptureConfig, build_record
+from sfn_inference.datacapture.config import DataCaptureConfig
+from sfn_inference.datacapture.writer import build_record
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -127,7 +128,7 @@ def capture_record(
     other side (CaptureOptions ``Output`` only, or ``Input`` only).
     """
     sides = (("Input", input_data), ("Output", output))
-    config = DataCaptureConfig.model_validate(
+    config = DataCaptureConfig.parse(
         {
             "InitialSamplingPercentage": 100,
             "DestinationS3Uri": "s3://fixtures/captures",

@@ -13,9 +13,9 @@ import numpy as np
 
 from sfn_inference.core.bundle import ModelBundle
 from sfn_inference.core.errors import SfnInferenceError
-from sfn_inference.core.messages import EncodedImage
 from sfn_inference.core.ports import ItemResult
 from sfn_inference.core.predictions import as_probabilities
+from sfn_inference.core.wire import EncodedImage
 
 
 class LiteRTModel:

@@ -17,9 +17,9 @@ from typing import Any
 
 from sfn_inference.adapters.aws_errors import endpoint_error, is_unreachable
 from sfn_inference.core.errors import EndpointError, PayloadTooLargeError, PredictionError, SfnInferenceError
-from sfn_inference.core.messages import EncodedImage
 from sfn_inference.core.ports import ItemResult
 from sfn_inference.core.predictions import as_probabilities
+from sfn_inference.core.wire import EncodedImage
 
 #: InvokeEndpoint's request payload limit for real-time endpoints (SageMaker refuses more).
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024

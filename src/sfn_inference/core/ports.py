@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from sfn_inference.core.errors import SfnInferenceError
-from sfn_inference.core.messages import EncodedImage
+from sfn_inference.core.wire import EncodedImage
 
 
 @dataclass(frozen=True)

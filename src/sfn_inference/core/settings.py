@@ -3,106 +3,163 @@
 One reader for all of them (:class:`EnvSettings`): a missing or malformed variable
 is a :class:`ConfigError` naming it, raised when the composition root builds the
 function, so a misconfigured function fails at once with a clear message rather
-than deep inside a request.
+than deep inside a request. Plain code, not pydantic: this runs in every cold start,
+and pydantic's import and schema building cost classify about 40 ms of it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
-from typing import Literal, Self
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from sfn_inference.core.errors import ConfigError, summarise_validation
+from sfn_inference.core.errors import ConfigError
 
 
-class EnvSettings(BaseModel):
-    """Fields aliased to environment variables; empty variables count as unset."""
+@dataclass(frozen=True)
+class Var:
+    """How one field is read: its variable, the type it parses to, and the bounds it must keep."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    name: str
+    parse: Callable[[str], Any] = str
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    choices: tuple[str, ...] = ()
+    min_length: int = 0
+
+    def read(self, raw: str) -> Any:
+        try:
+            value = self.parse(raw)
+        except ValueError:
+            raise ConfigError(f"{self.name}: {raw[:40]!r} is not {_KINDS.get(self.parse, 'valid')}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{self.name}: {raw[:40]!r} is not a finite number")
+        if self.ge is not None and not value >= self.ge:
+            raise ConfigError(f"{self.name}: must be at least {self.ge:g}, got {raw[:40]!r}")
+        if self.gt is not None and not value > self.gt:
+            raise ConfigError(f"{self.name}: must be greater than {self.gt:g}, got {raw[:40]!r}")
+        if self.le is not None and not value <= self.le:
+            raise ConfigError(f"{self.name}: must be at most {self.le:g}, got {raw[:40]!r}")
+        if self.choices and value not in self.choices:
+            raise ConfigError(f"{self.name}: must be one of {', '.join(self.choices)}, got {raw[:40]!r}")
+        if len(str(value)) < self.min_length:
+            raise ConfigError(f"{self.name}: must not be empty")
+        return value
+
+
+_KINDS: dict[Callable[[str], Any], str] = {int: "an integer", float: "a number"}
+
+
+def env(name: str, default: Any = MISSING, **rules: Any) -> Any:
+    """A field read from the variable ``name`` (an empty variable counts as unset)."""
+    return field(default=default, metadata={"var": Var(name, **rules)})
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """Fields declared with :func:`env`; ``check`` holds the rules that span fields."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
-        env = os.environ if env is None else env
-        fields = {f.alias or name for name, f in cls.model_fields.items()}
-        values = {name: env[name] for name in fields if env.get(name, "") != ""}
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
         try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            raise ConfigError(f"{cls.__name__}: {summarise_validation(exc)}") from None
+            for spec in fields(cls):
+                var: Var = spec.metadata["var"]
+                raw = environ.get(var.name, "")
+                if raw != "":
+                    values[spec.name] = var.read(raw)
+                elif spec.default is MISSING:
+                    raise ConfigError(f"{var.name} is required")
+            settings = cls(**values)
+            settings.check()
+        except ConfigError as exc:
+            raise ConfigError(f"{cls.__name__}: {exc}") from None
+        return settings
+
+    def check(self) -> None:
+        """Rules that span fields: raise ConfigError naming the variables."""
 
 
+@dataclass(frozen=True)
 class FilterConfig(EnvSettings):
-    threshold: float = Field(default=0.93, gt=0.0, le=1.0, alias="CONFIDENCE_THRESHOLD")
+    threshold: float = env("CONFIDENCE_THRESHOLD", 0.93, parse=float, gt=0.0, le=1.0)
 
 
+@dataclass(frozen=True)
 class ClassifyConfig(EnvSettings):
-    backend: Literal["litert", "sagemaker"] = Field(default="litert", alias="BACKEND")
-    model_dir: str | None = Field(default=None, alias="MODEL_DIR")
-    num_threads: int = Field(default=1, ge=1, le=16, alias="LITERT_NUM_THREADS")
-    endpoint_name: str | None = Field(default=None, alias="ENDPOINT_NAME")
+    backend: Literal["litert", "sagemaker"] = env("BACKEND", "litert", choices=("litert", "sagemaker"))
+    model_dir: str | None = env("MODEL_DIR", None)
+    num_threads: int = env("LITERT_NUM_THREADS", 1, parse=int, ge=1, le=16)
+    endpoint_name: str | None = env("ENDPOINT_NAME", None)
 
-    @model_validator(mode="after")
-    def _endpoint_for_sagemaker(self) -> Self:
+    def check(self) -> None:
         if self.backend == "sagemaker" and not self.endpoint_name:
-            raise ValueError("ENDPOINT_NAME is required when BACKEND=sagemaker")
-        return self
+            raise ConfigError("ENDPOINT_NAME is required when BACKEND=sagemaker")
 
 
+@dataclass(frozen=True)
 class MonitorConfig(EnvSettings):
     """The drift monitor: which captures, where the reports go, which bundle holds the baseline."""
 
-    capture_source: str = Field(alias="CAPTURE_SOURCE", min_length=1)
-    monitoring_output: str = Field(alias="MONITORING_OUTPUT", min_length=1)
-    endpoint_name: str = Field(alias="MONITORED_ENDPOINT", min_length=1)
-    model_dir: str | None = Field(default=None, alias="MODEL_DIR")
-    window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, alias="WINDOW_MINUTES")
-    confidence_threshold: float = Field(default=0.93, gt=0.0, le=1.0, alias="CONFIDENCE_THRESHOLD")
+    capture_source: str = env("CAPTURE_SOURCE", min_length=1)
+    monitoring_output: str = env("MONITORING_OUTPUT", min_length=1)
+    endpoint_name: str = env("MONITORED_ENDPOINT", min_length=1)
+    model_dir: str | None = env("MODEL_DIR", None)
+    window_minutes: int = env("WINDOW_MINUTES", 60, parse=int, ge=1, le=7 * 24 * 60)
+    confidence_threshold: float = env("CONFIDENCE_THRESHOLD", 0.93, parse=float, gt=0.0, le=1.0)
     #: The metrics' dimension (the DriftAlarm watches it).
-    stack_name: str = Field(default="sfn-inference", alias="STACK_NAME")
+    stack_name: str = env("STACK_NAME", "sfn-inference")
 
 
+@dataclass(frozen=True)
 class BatchConfig(EnvSettings):
     """What a batch request may ask for, and its defaults: the template's Batch* parameters."""
 
-    bucket: str = Field(min_length=1, alias="IMAGE_BUCKET")
+    bucket: str = env("IMAGE_BUCKET", min_length=1)
     #: The prefixes the batch state machine may list and serialize may read (comma-separated).
-    readable_prefixes: str = Field(default="incoming/,test/", min_length=1, alias="READABLE_PREFIXES")
-    batch_size: int = Field(default=16, ge=1, le=256, alias="DEFAULT_BATCH_SIZE")
-    tolerated_failure_percentage: float = Field(default=10, ge=0, le=100, alias="DEFAULT_TOLERATED_FAILURE_PERCENTAGE")
-    max_concurrency: int = Field(default=10, ge=1, le=10_000, alias="DEFAULT_MAX_CONCURRENCY")
+    readable_prefixes: str = env("READABLE_PREFIXES", "incoming/,test/", min_length=1)
+    batch_size: int = env("DEFAULT_BATCH_SIZE", 16, parse=int, ge=1, le=256)
+    tolerated_failure_percentage: float = env("DEFAULT_TOLERATED_FAILURE_PERCENTAGE", 10, parse=float, ge=0, le=100)
+    max_concurrency: int = env("DEFAULT_MAX_CONCURRENCY", 10, parse=int, ge=1, le=10_000)
 
     @property
     def prefixes(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.readable_prefixes.split(",") if p.strip())
 
 
+@dataclass(frozen=True)
 class ModelConfig(EnvSettings):
     """A function that serves one model bundle in-process (the series and tabular functions)."""
 
-    model_dir: str | None = Field(default=None, alias="MODEL_DIR")
-    num_threads: int = Field(default=1, ge=1, le=16, alias="NUM_THREADS")
+    model_dir: str | None = env("MODEL_DIR", None)
+    num_threads: int = env("NUM_THREADS", 1, parse=int, ge=1, le=16)
 
 
+@dataclass(frozen=True)
 class SeriesConfig(ModelConfig):
     #: The cap on N: about 10 KB of JSON per 500-value series, so 256 stay well inside
     #: Lambda's 6 MB request payload, and one LiteRT invoke of 256 series takes ~0.1 s.
-    max_batch: int = Field(default=256, ge=1, le=4096, alias="MAX_SERIES_PER_REQUEST")
+    max_batch: int = env("MAX_SERIES_PER_REQUEST", 256, parse=int, ge=1, le=4096)
 
 
+@dataclass(frozen=True)
 class ImageApiConfig(EnvSettings):
     """An HTTP image route's model: which bundle, and LiteRT's threads (one per vCPU)."""
 
-    model_dir: str | None = Field(default=None, alias="MODEL_DIR")
-    num_threads: int = Field(default=1, ge=1, le=16, alias="LITERT_NUM_THREADS")
+    model_dir: str | None = env("MODEL_DIR", None)
+    num_threads: int = env("LITERT_NUM_THREADS", 1, parse=int, ge=1, le=16)
 
 
 #: ``host`` or ``host:port``, as an allow-list entry names a server.
 _HOST_PORT = re.compile(r"^(?P<host>[a-z0-9._-]+|\[[0-9a-f:.]+\])(?::(?P<port>\d{1,5}))?$")
 
 
+@dataclass(frozen=True)
 class UrlFetchConfig(EnvSettings):
     """The URL route's fetch limits. All of them keep a fetch well inside API Gateway's 30 s.
 
@@ -111,24 +168,21 @@ class UrlFetchConfig(EnvSettings):
     the local cloud's S3 (so a presigned URL works) and a test's own server. Empty on AWS.
     """
 
-    allow_hosts: str = Field(default="", alias="URL_ALLOW_HOSTS")
-    max_bytes: int = Field(default=4 * 1024 * 1024, gt=0, le=32 * 1024 * 1024, alias="URL_MAX_BYTES")
-    connect_timeout_s: float = Field(default=3.0, gt=0.0, le=10.0, alias="URL_CONNECT_TIMEOUT_S")
+    allow_hosts: str = env("URL_ALLOW_HOSTS", "")
+    max_bytes: int = env("URL_MAX_BYTES", 4 * 1024 * 1024, parse=int, gt=0, le=32 * 1024 * 1024)
+    connect_timeout_s: float = env("URL_CONNECT_TIMEOUT_S", 3.0, parse=float, gt=0.0, le=10.0)
     #: The longest a server may stall between two reads...
-    read_timeout_s: float = Field(default=5.0, gt=0.0, le=20.0, alias="URL_READ_TIMEOUT_S")
+    read_timeout_s: float = env("URL_READ_TIMEOUT_S", 5.0, parse=float, gt=0.0, le=20.0)
     #: ...and the longest the whole fetch may take, redirects included.
-    total_timeout_s: float = Field(default=12.0, gt=0.0, le=25.0, alias="URL_TOTAL_TIMEOUT_S")
-    max_redirects: int = Field(default=3, ge=0, le=10, alias="URL_MAX_REDIRECTS")
+    total_timeout_s: float = env("URL_TOTAL_TIMEOUT_S", 12.0, parse=float, gt=0.0, le=25.0)
+    max_redirects: int = env("URL_MAX_REDIRECTS", 3, parse=int, ge=0, le=10)
     #: Lambda's own Runtime API (set by Lambda): never fetched, allow-list or not.
-    runtime_api: str = Field(default="", alias="AWS_LAMBDA_RUNTIME_API")
+    runtime_api: str = env("AWS_LAMBDA_RUNTIME_API", "")
 
-    @field_validator("allow_hosts")
-    @classmethod
-    def _host_ports(cls, value: str) -> str:
-        for entry in _entries(value):
+    def check(self) -> None:
+        for entry in _entries(self.allow_hosts):
             if not _HOST_PORT.match(entry):
-                raise ValueError(f"{entry!r} is not host or host:port")
-        return value
+                raise ConfigError(f"URL_ALLOW_HOSTS: {entry!r} is not host or host:port")
 
     @property
     def allowed(self) -> frozenset[tuple[str, int | None]]:
@@ -136,7 +190,7 @@ class UrlFetchConfig(EnvSettings):
         pairs = set()
         for entry in _entries(self.allow_hosts):
             found = _HOST_PORT.match(entry)
-            assert found is not None  # checked by the validator
+            assert found is not None  # checked by check()
             port = found.group("port")
             pairs.add((found.group("host").strip("[]"), int(port) if port else None))
         return frozenset(pairs)

@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sfn_inference.core.ports import ObjectStore
-from sfn_inference.datacapture.writer import CaptureConfig, CaptureSink, CaptureWriter, capture_path, sink_for
+from sfn_inference.datacapture.config import CaptureConfig
+from sfn_inference.datacapture.writer import CaptureSink, CaptureWriter, capture_path, sink_for
 
 log = logging.getLogger(__name__)
 

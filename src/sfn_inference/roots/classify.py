@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from sfn_inference.adapters.s3 import S3ObjectStore
 from sfn_inference.core.bundle import ModelBundle, resolve_bundle_dir
 from sfn_inference.core.errors import SfnInferenceError
-from sfn_inference.core.messages import EncodedImage
 from sfn_inference.core.ports import ItemResult, ObjectStore, Predictor
 from sfn_inference.core.settings import ClassifyConfig
+from sfn_inference.core.wire import EncodedImage
+from sfn_inference.datacapture.config import CaptureConfig
 from sfn_inference.datacapture.logstream import LogStreamWriter
-from sfn_inference.datacapture.writer import CaptureConfig, CaptureWriter, sink_for
+from sfn_inference.datacapture.writer import CaptureWriter, sink_for
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from sfn_inference.core.bundle import ModelBundle, resolve_bundle_dir
 from sfn_inference.core.http import JSON_MEDIA_TYPE, predict_one
-from sfn_inference.core.messages import EncodedImage
 from sfn_inference.core.ports import Predictor
 from sfn_inference.core.predictions import Prediction
 from sfn_inference.core.settings import ImageApiConfig
+from sfn_inference.core.wire import EncodedImage
 from sfn_inference.datacapture.writer import CaptureWriter
 
 if TYPE_CHECKING:  # http.client and ssl stay off the bytes route's cold start

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -166,7 +167,7 @@ def main(out: Path, data_dir: Path = FASHION_DIR, max_epochs: int = 20) -> dict[
         "input_shape": [1, SIDE, SIDE, 1],
         "input_dtype": "float32",
         "output": "probabilities",
-        "preprocessing": spec.model_dump(),
+        "preprocessing": asdict(spec),
         "dataset": {
             "name": "fashion-mnist",
             "source": (

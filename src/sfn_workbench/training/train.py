@@ -110,7 +110,7 @@ def train(data: LabelledImages, dataset: str, source: str, out: Path, epochs: in
         ),
         test_accuracy=round(tflite_acc, 6),
     )
-    (out / "metadata.json").write_text(metadata.model_dump_json(indent=2) + "\n")
+    (out / "metadata.json").write_text(metadata.to_json() + "\n")
     return {"keras_test_accuracy": keras_acc, "tflite_test_accuracy": tflite_acc}
 
 

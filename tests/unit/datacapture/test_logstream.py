@@ -13,8 +13,9 @@ from sfn_inference.adapters.memory import InMemoryObjectStore
 from sfn_inference.core.errors import InvalidEventError
 from sfn_inference.core.messages import encode_inline
 from sfn_inference.datacapture.compaction import LogEvent, compact, decode_subscription
+from sfn_inference.datacapture.config import CaptureConfig
 from sfn_inference.datacapture.logstream import CAPTURE_KEY, MAX_LOG_EVENT_BYTES, LogStreamWriter
-from sfn_inference.datacapture.writer import CaptureConfig, ObjectStoreSink
+from sfn_inference.datacapture.writer import ObjectStoreSink
 from sfn_inference.roots import classify as classify_root
 from support import BUNDLE_DIR, load_handler
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 import random
@@ -19,10 +20,9 @@ import pytest
 
 from sfn_inference.adapters.memory import InMemoryObjectStore
 from sfn_inference.core.errors import ConfigError
+from sfn_inference.datacapture.config import CaptureConfig, DataCaptureConfig
 from sfn_inference.datacapture.writer import (
-    CaptureConfig,
     CaptureWriter,
-    DataCaptureConfig,
     LocalDirectorySink,
     ObjectStoreSink,
     RecordEncoder,
@@ -87,7 +87,7 @@ def config(endpoint: str = "digits-endpoint", **overrides: Any) -> CaptureConfig
     buffering = {k: overrides.pop(k) for k in ("max_age_seconds", "max_file_bytes") if k in overrides}
     parsed = CaptureConfig.from_sagemaker(data_capture(**overrides), endpoint_name=endpoint, env={})
     assert parsed is not None
-    return parsed.model_copy(update=buffering)
+    return dataclasses.replace(parsed, **buffering)
 
 
 def writer(cfg: CaptureConfig | None = None, sink: Any = None, clock: Clock | None = None, **kw: Any) -> CaptureWriter:
@@ -467,7 +467,7 @@ def test_a_bad_variable_is_a_config_error_naming_it(variable: str, value: str) -
 
 def test_document_shape_is_validated_strictly() -> None:
     with pytest.raises(ValueError, match="extra"):
-        DataCaptureConfig.model_validate({**data_capture(), "Unknown": 1})
+        DataCaptureConfig.parse({**data_capture(), "Unknown": 1})
 
 
 def test_no_capture_in_lambda_for_the_sagemaker_backend(monkeypatch) -> None:
@@ -522,9 +522,7 @@ def test_capture_keeps_boto3_off_the_cold_start_import_path() -> None:
     ids=["png", "csv-unicode", "json-escapes", "text-not-utf8", "empty"],
 )
 def test_the_fast_encoder_writes_exactly_what_json_dumps_writes(options, header, input_type: str, body: bytes) -> None:
-    capture_config = DataCaptureConfig.model_validate(
-        data_capture(CaptureOptions=options, CaptureContentTypeHeader=header)
-    )
+    capture_config = DataCaptureConfig.parse(data_capture(CaptureOptions=options, CaptureContentTypeHeader=header))
     when = datetime(2026, 11, 30, 2, 3, 4, 567891, tzinfo=UTC)
     for inference_id in (None, "", 'id "quoted" \u00e9'):
         kwargs: dict[str, Any] = {

@@ -15,7 +15,8 @@ from PIL import Image
 from sfn_inference.adapters.litert import LiteRTImagePredictor
 from sfn_inference.adapters.memory import InMemoryObjectStore
 from sfn_inference.core.bundle import ModelBundle
-from sfn_inference.datacapture.writer import DataCaptureConfig, build_record, capture_path
+from sfn_inference.datacapture.config import DataCaptureConfig
+from sfn_inference.datacapture.writer import build_record, capture_path
 from sfn_inference.monitoring.checks import Thresholds, psi, thresholds_from
 from sfn_inference.monitoring.run import Location, Window, baseline_of, monitor
 from sfn_workbench.training.datasets import demo_split
@@ -25,7 +26,7 @@ BUCKET = "images"
 SOURCE = Location(BUCKET, "captures/litert-in-lambda/AllTraffic/")
 OUTPUT = Location(BUCKET, "monitoring/")
 END = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-CAPTURE = DataCaptureConfig.model_validate(
+CAPTURE = DataCaptureConfig.parse(
     {
         "InitialSamplingPercentage": 100,
         "DestinationS3Uri": "s3://images/captures",
