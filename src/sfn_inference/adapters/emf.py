@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import sys
 import time
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TextIO, TypeVar
 
 from sfn_inference.core.errors import ConfigError
+from sfn_inference.core.wire import json_floats
 
 #: The CloudWatch units the functions use (Powertools' MetricUnit values).
 Unit = Literal["Count", "None", "Milliseconds"]
@@ -37,13 +37,6 @@ MAX_VALUES = 100
 MAX_METRICS = 100
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
-
-
-def _json_floats(values: list[float]) -> str:
-    """``json.dumps(values)`` for a list of floats, without the encoder's per-call setup."""
-    if all(math.isfinite(v) for v in values):
-        return f"[{','.join(map(float.__repr__, values))}]"
-    return json.dumps(values)  # NaN and Infinity as json (and Powertools) write them
 
 
 def metrics_disabled() -> bool:
@@ -138,7 +131,7 @@ class Metrics:
             names = [f",{json.dumps(name)}:" for name in metrics]
             parts = self._parts[key] = (head, middle, names)
         head, middle, names = parts
-        values = "".join(n + _json_floats(v) for n, (_, v) in zip(names, metrics.values(), strict=True))
+        values = "".join(n + json_floats(v, ",") for n, (_, v) in zip(names, metrics.values(), strict=True))
         return f"{head}{timestamp}{middle}{values}}}\n"
 
     def log_metrics(self, handler: Handler) -> Handler:

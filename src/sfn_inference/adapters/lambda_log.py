@@ -21,6 +21,8 @@ from typing import Any, Protocol, TextIO, TypeVar
 
 #: The levels Powertools reads from POWERTOOLS_LOG_LEVEL, and their order.
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+#: One encoder for every line: ``json.dumps`` with these options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 class Context(Protocol):
@@ -43,6 +45,8 @@ class LambdaLog:
         self._stream = stream
         self._context: dict[str, Any] = {}
         self._cold = True
+        self._second = -1
+        self._stamp = ("", "")
 
     def inject_lambda_context(self, handler: Handler) -> Handler:
         """Add the invocation's context keys (and ``cold_start``) to every line the handler logs."""
@@ -71,13 +75,18 @@ class LambdaLog:
 
     def _write(self, level: str, message: str, extra: dict[str, Any], caller: Any) -> None:
         now = time.time()
-        local = time.localtime(now)  # Powertools' default: local time, which Lambda keeps at UTC
+        if int(now) != self._second:  # the date and zone change once a second at most
+            local = time.localtime(now)  # Powertools' default: local time, which Lambda keeps at UTC
+            self._second, self._stamp = (
+                int(now),
+                (time.strftime("%Y-%m-%d %H:%M:%S", local), time.strftime("%z", local)),
+            )
+        date, zone = self._stamp
         line: dict[str, Any] = {
             "level": level,
             "location": f"{caller.f_code.co_name}:{caller.f_lineno}",
             "message": message,
-            "timestamp": f"{time.strftime('%Y-%m-%d %H:%M:%S', local)},{int(now % 1 * 1000):03d}"
-            + time.strftime("%z", local),
+            "timestamp": f"{date},{int(now % 1 * 1000):03d}{zone}",
             "service": self.service,
             **self._context,
             **extra,
@@ -86,5 +95,5 @@ class LambdaLog:
         if trace:
             line["xray_trace_id"] = trace.split(";", 1)[0].removeprefix("Root=")
         stream = self._stream or sys.stdout
-        stream.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
+        stream.write(_ENCODER.encode(line) + "\n")
         stream.flush()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,14 @@ STATE_HEADROOM_BYTES = 32_768
 #: Largest raw object inlined as base64 (172,032 bytes).
 MAX_INLINE_BYTES = (STATE_LIMIT_BYTES - STATE_HEADROOM_BYTES) * 3 // 4
 BATCH_MODE = "batch"
+
+
+def json_floats(values: list[float], separator: str = ", ") -> str:
+    """``json.dumps(values)`` for a list of floats (``separator`` as json's item separator), without the
+    encoder's per-call setup: a few microseconds less on every inference's capture and metrics."""
+    if all(math.isfinite(v) for v in values):
+        return f"[{separator.join(map(float.__repr__, values))}]"
+    return json.dumps(values, separators=(separator, ":"))  # NaN and Infinity as json writes them
 
 
 def encode_inline(data: bytes) -> str:

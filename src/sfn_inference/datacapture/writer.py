@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import random
 import threading
 import uuid
@@ -95,6 +96,15 @@ def build_record(
     return {"captureData": capture, "eventMetadata": metadata, "eventVersion": "0"}
 
 
+def event_id_v4() -> str:
+    """``str(uuid.uuid4())`` without ``uuid.UUID``'s constructor: a fifth of the cost, on every record."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def capture_path(endpoint_name: str, variant_name: str, first_record: datetime, file_id: str | None = None) -> str:
     """``{endpoint}/{variant}/yyyy/mm/dd/hh/{MM-SS-mmm}-{uuid}.jsonl``, relative to the destination."""
     when = first_record.astimezone(UTC)
@@ -151,7 +161,7 @@ class RecordEncoder:
             sides.append(f'"endpointInput":{self._encode_side("INPUT", input_content_type, input_body)}')
         if self._output:
             sides.append(f'"endpointOutput":{self._encode_side("OUTPUT", output_content_type, output_body)}')
-        metadata = f'"eventId":{json_string(event_id or str(uuid.uuid4()))}'
+        metadata = f'"eventId":"{event_id_v4()}"' if event_id is None else f'"eventId":{json_string(event_id)}'
         metadata += f',"inferenceTime":"{iso_millis(inference_time)}"'
         if inference_id:
             metadata += f',"inferenceId":{json_string(inference_id)}'

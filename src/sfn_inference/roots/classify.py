@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -13,7 +12,7 @@ from sfn_inference.core.bundle import ModelBundle, resolve_bundle_dir
 from sfn_inference.core.errors import SfnInferenceError
 from sfn_inference.core.ports import ItemResult, ObjectStore, Predictor
 from sfn_inference.core.settings import ClassifyConfig
-from sfn_inference.core.wire import EncodedImage
+from sfn_inference.core.wire import EncodedImage, json_floats
 from sfn_inference.datacapture.config import CaptureConfig
 from sfn_inference.datacapture.logstream import LogStreamWriter
 from sfn_inference.datacapture.writer import CaptureWriter, sink_for
@@ -88,7 +87,7 @@ class CapturingPredictor:
         results = self.inner.predict(images)
         self.writer.capture_many(
             [
-                (image.data, image.content_type, json.dumps(result).encode(), "application/json")
+                (image.data, image.content_type, json_floats(result).encode(), "application/json")
                 for image, result in zip(images, results, strict=True)
                 if not isinstance(result, SfnInferenceError)  # an endpoint records only what it answered
             ]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from sfn_inference.datacapture.writer import (
     ObjectStoreSink,
     RecordEncoder,
     build_record,
+    event_id_v4,
     open_capture_writer,
 )
 from sfn_inference.roots import classify as classify_root
@@ -539,3 +541,11 @@ def test_the_fast_encoder_writes_exactly_what_json_dumps_writes(options, header,
         assert encoder.encode(**kwargs) == expected
         assert encoder.encode(**kwargs) == expected  # and again, from its cache
         assert encoder.encode(**kwargs).isascii()
+
+
+def test_event_ids_are_random_version_4_uuids() -> None:
+    ids = {event_id_v4() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in list(ids)[:200]:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
