@@ -14,7 +14,7 @@ import numpy as np
 from sfn_inference.core.bundle import ModelBundle
 from sfn_inference.core.errors import SfnInferenceError
 from sfn_inference.core.ports import ItemResult
-from sfn_inference.core.predictions import as_probabilities
+from sfn_inference.core.predictions import probability_rows
 from sfn_inference.core.wire import EncodedImage
 
 
@@ -68,12 +68,9 @@ class LiteRTImagePredictor:
             except SfnInferenceError as exc:
                 results.append(exc)
         if tensors:
-            rows = self.model.run(self._batch(tensors)).tolist()
+            rows = probability_rows(self.model.run(self._batch(tensors)), len(self.labels))
             for i, row in zip(positions, rows, strict=True):
-                try:
-                    results[i] = as_probabilities(row, len(self.labels))
-                except SfnInferenceError as exc:
-                    results[i] = exc
+                results[i] = row
         return [r for r in results if r is not None]
 
     def _batch(self, samples: list[np.ndarray]) -> np.ndarray:

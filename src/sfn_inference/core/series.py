@@ -34,7 +34,7 @@ from sfn_inference.core.errors import (
     SeriesLengthError,
 )
 from sfn_inference.core.ports import InferenceRecorder, TensorModel
-from sfn_inference.core.predictions import as_probabilities
+from sfn_inference.core.predictions import probability_rows
 
 #: The largest magnitude a float32 input holds; anything beyond would reach the model as inf.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -146,7 +146,11 @@ def predict(
 ) -> list[list[float]]:
     """Decode the request, run the model once on the whole batch, record each series' inference."""
     batch = decode_series(items_of(body), schema)
-    probabilities = [as_probabilities(row, n_labels) for row in model.run(batch.tensor).tolist()]
+    probabilities = []
+    for row in probability_rows(model.run(batch.tensor), n_labels):
+        if isinstance(row, PredictionError):
+            raise row
+        probabilities.append(row)
     if len(probabilities) != len(batch.rows):
         raise PredictionError(f"the model answered {len(probabilities)} rows for {len(batch.rows)} series")
     if recorder is not None:

@@ -126,6 +126,7 @@ class RecordEncoder:
         self.config = config
         self._input, self._output = config.captures_input, config.captures_output
         self._sides: dict[tuple[Mode, str], tuple[str, Encoding]] = {}
+        self._time: tuple[datetime | None, str] = (None, "")
 
     def _side(self, mode: Mode, content_type: str) -> tuple[str, Encoding]:
         known = self._sides.get((mode, content_type))
@@ -162,7 +163,9 @@ class RecordEncoder:
         if self._output:
             sides.append(f'"endpointOutput":{self._encode_side("OUTPUT", output_content_type, output_body)}')
         metadata = f'"eventId":"{event_id_v4()}"' if event_id is None else f'"eventId":{json_string(event_id)}'
-        metadata += f',"inferenceTime":"{iso_millis(inference_time)}"'
+        if inference_time is not self._time[0]:  # a batch's records share one clock reading
+            self._time = (inference_time, iso_millis(inference_time))
+        metadata += f',"inferenceTime":"{self._time[1]}"'
         if inference_id:
             metadata += f',"inferenceId":{json_string(inference_id)}'
         return f'{{"captureData":{{{",".join(sides)}}},"eventMetadata":{{{metadata}}},"eventVersion":"0"}}'

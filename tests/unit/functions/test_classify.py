@@ -2,6 +2,7 @@ import base64
 import io
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from sfn_inference.core.errors import (
     PredictionError,
 )
 from sfn_inference.core.messages import BatchEvent, ImagePayload, encode_inline
-from sfn_inference.core.predictions import as_probabilities
+from sfn_inference.core.predictions import as_probabilities, probability_rows
 from sfn_inference.core.stages import classify_batch, classify_one
 from support import BUNDLE_DIR, FakeLambdaContext, load_handler, png_image
 
@@ -167,6 +168,12 @@ def test_grayscale_and_palette_images_are_converted(predictor, reference_pngs) -
 def test_probability_vectors_are_checked(values: list[float], match: str) -> None:
     with pytest.raises(PredictionError, match=match):
         as_probabilities(values, 3)
+    if len(values) == 3:  # a model's matrix: the bad row is that row's error, the good one its probabilities
+        good, bad = probability_rows(np.array([[0.2, 0.3, 0.5], values]), 3)
+        assert good == pytest.approx([0.2, 0.3, 0.5], abs=1e-12)
+        assert isinstance(bad, PredictionError) and re.search(match, str(bad))
+    else:
+        assert all(re.search(match, str(row)) for row in probability_rows(np.array([values, values]), 3))
 
 
 def test_base64_helper_matches_the_stdlib() -> None:
