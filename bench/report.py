@@ -315,9 +315,7 @@ def _warm_rows(warm: dict[str, Any] | None, add: Add, missing: Add) -> None:
             f"2 warm per image, batch 1, {threads}: handler in-process (decode, preprocess, infer, capture)",
             spread(per["handler_b1"], seconds),
             f"raw invoke {spread(per['raw_b1'], seconds)}",
-            times(r["handler_b1_over_raw_b1"]),
-            "≤ 2×",
-            r["handler_b1_over_raw_b1"] <= 2,
+            times(r["handler_b1_over_raw_b1"]),  # issue 15 replaced this floor with the bare pipeline (15.1)
         )
         handler_n = per.get(f"handler_{bn}")
         if handler_n:
@@ -327,8 +325,6 @@ def _warm_rows(warm: dict[str, Any] | None, add: Add, missing: Add) -> None:
                 spread(handler_n, seconds),
                 f"raw invoke {spread(per[f'raw_{bn}'], seconds)}",
                 times(value),
-                "≤ 2×",
-                value <= 2,
             )
         else:
             reason = warm.get("pending", {}).get(f"handler_{bn}", "")
@@ -371,19 +367,12 @@ def _warm_rows(warm: dict[str, Any] | None, add: Add, missing: Add) -> None:
         f"boto3 round trip {spread(t1['per_image']['b1'], seconds)}",
         f"{percent(worker['median'] / t1['per_image']['b1']['median'] if worker else None)} of the round trip",
     )
-    deployed = warm["lambda_path"]["t1_as_deployed"]["per_image"]["b1"]
-    add(
-        "2 warm per image, batch 1, 1 thread: Lambda path as deployed (capture to s3://<bucket>/captures)",
-        spread(deployed, seconds),
-        f"local-dir capture {spread(warm['lambda_path']['t1']['per_image']['b1'], seconds)}",
-        times(warm["ratios"]["t1"]["lambda_s3_capture_over_lambda_b1"]),
-    )
 
 
 def _pipeline_rows(pipe: dict[str, Any] | None, add: Add, missing: Add) -> None:
     if not _ok(pipe):
         missing("3 throughput: per-image executions", pipe)
-        missing("3 throughput: Distributed Map batch vs raw LiteRT", pipe, "≥ 10 %")
+        missing("3 throughput: Distributed Map batch vs raw LiteRT", pipe)
         return
     assert pipe is not None
     limit = pipe["raw_limit"]
@@ -404,11 +393,9 @@ def _pipeline_rows(pipe: dict[str, Any] | None, add: Add, missing: Add) -> None:
             spread(batch["images_per_s"], rate),
             raw_text,
             f"{percent(value)}; {times(pipe['ratios']['batch_over_per_image'])} per-image",
-            "≥ 10 %",
-            value >= 0.10,
-        )
+        )  # issue 15 dropped "≥ 10 % of raw LiteRT": moto's S3 caps local batch near 3 % (see 15.5)
     else:
-        missing("3 throughput: Distributed Map batch vs raw LiteRT", batch, "≥ 10 %")
+        missing("3 throughput: Distributed Map batch vs raw LiteRT", batch)
 
 
 def _batch_keys_rows(keys: dict[str, Any] | None, add: Add, missing: Add) -> None:

@@ -130,8 +130,6 @@ def measure(ws: Workspace, settings: Settings, cloud: Any, function: str) -> dic
             paths[f"t{t}"] = lambda_path(cloud, function, settings, variables, batch_supported)
     finally:  # what follows (the pipeline measure) runs the function as deployed
         client.update_function_configuration(FunctionName=function, Environment={"Variables": deployed})
-    # As the template deploys it: one thread, capture to s3://<bucket>/captures.
-    paths["t1_as_deployed"] = lambda_path(cloud, function, settings, deployed, batch_supported=False)
 
     rows: dict[str, Any] = {}
     for t in THREADS:
@@ -155,8 +153,6 @@ def measure(ws: Workspace, settings: Settings, cloud: Any, function: str) -> dic
             for variant in ("handler", "handler_nometrics", "handler_filecapture", "handler_nocapture"):
                 figure = per.get(f"{variant}_{size}", {}).get("median")
                 rows[f"t{t}"][f"{variant}_{size}_over_bare_{size}"] = ratio(figure, floor)
-    as_deployed = paths["t1_as_deployed"]["per_image"]["b1"]["median"]
-    rows["t1"]["lambda_s3_capture_over_lambda_b1"] = ratio(as_deployed, paths["t1"]["per_image"]["b1"]["median"])
     return {
         "status": "ok",
         "batch_size": BATCH_SIZE,
