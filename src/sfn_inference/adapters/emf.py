@@ -66,7 +66,7 @@ class Metrics:
         self._metrics: dict[str, Series] = {}
         self._counts: dict[tuple[str, str, str], float] = {}
         self._stream = stream
-        self._parts: dict[tuple[object, ...], tuple[str, str, list[str]]] = {}
+        self._parts: dict[tuple[object, ...], tuple[str, list[str]]] = {}
 
     def set_default_dimensions(self, **dimensions: str) -> None:
         self.default_dimensions = dict(dimensions)
@@ -88,51 +88,71 @@ class Metrics:
 
     def flush(self) -> None:
         """Print the invocation's lines (unless metrics are disabled) and start afresh."""
-        metrics, counts, dimensions = self._metrics, self._counts, {**self.default_dimensions, **self._dimensions}
+        metrics, counts, extra = self._metrics, self._counts, self._dimensions
         self._metrics, self._counts, self._dimensions = {}, {}, {}
         if (not metrics and not counts) or metrics_disabled():
             return
-        timestamp = int(time.time() * 1000)
+        dimensions = {**self.default_dimensions, **extra} if extra else self.default_dimensions
+        dims = tuple(dimensions.items())
+        timestamp = str(int(time.time() * 1000))
         lines = [
-            self._document(timestamp, {**dimensions, dimension: value}, {name: (COUNT, [count])}, service=False)
+            self._document(
+                timestamp,
+                (dims, dimension, value),
+                {**dimensions, dimension: value},
+                {name: (COUNT, [count])},
+                service=False,
+            )
             for (name, dimension, value), count in sorted(counts.items())
         ]
-        names = list(metrics)
-        if len(names) <= MAX_METRICS and all(len(values) <= MAX_VALUES for _, values in metrics.values()):
+        if len(metrics) <= MAX_METRICS and all(len(values) <= MAX_VALUES for _, values in metrics.values()):
             if metrics:  # the usual case: one document holds them all
-                lines.append(self._document(timestamp, dimensions, metrics))
-            names = []
+                lines.append(self._document(timestamp, (dims, *metrics), dimensions, metrics))
+        else:
+            lines.extend(self._split(timestamp, dims, dimensions, metrics))
+        stream = self._stream or sys.stdout
+        stream.write("".join(lines))
+        stream.flush()
+
+    def _split(
+        self, timestamp: str, dims: tuple[object, ...], dimensions: dict[str, str], metrics: dict[str, Series]
+    ) -> list[str]:
+        """Documents within CloudWatch's limits: 100 metrics each, 100 values per metric."""
+        lines, names = [], list(metrics)
         for first in range(0, len(names), MAX_METRICS):
             chunk = {name: metrics[name] for name in names[first : first + MAX_METRICS]}
             longest = max(len(values) for _, values in chunk.values())
             for start in range(0, longest, MAX_VALUES):
                 part = {n: (u, v[start : start + MAX_VALUES]) for n, (u, v) in chunk.items() if v[start:]}
-                lines.append(self._document(timestamp, dimensions, part))
-        stream = self._stream or sys.stdout
-        stream.write("".join(lines))
-        stream.flush()
+                lines.append(self._document(timestamp, (dims, *part), dimensions, part))
+        return lines
 
     def _document(
-        self, timestamp: int, dimensions: dict[str, str], metrics: dict[str, Series], service: bool = True
+        self,
+        timestamp: str,
+        key: tuple[object, ...],
+        dimensions: dict[str, str],
+        metrics: dict[str, Series],
+        service: bool = True,
     ) -> str:
-        if service and self.service:
-            dimensions = {**dimensions, "service": dimensions.get("service", self.service)}
-        key = (tuple(dimensions.items()), tuple((name, unit) for name, (unit, _) in metrics.items()))
+        """One document; ``key`` names its fixed text (dimensions and metric names; a name keeps its unit)."""
         parts = self._parts.get(key)
         if parts is None:  # the same few documents every invocation: their fixed text is built once
+            if len(self._parts) >= 1024:  # bounded labels and error names keep it far below this
+                self._parts.clear()
+            if service and self.service:
+                dimensions = {**dimensions, "service": dimensions.get("service", self.service)}
             directive = {
                 "Namespace": self.namespace,
                 "Dimensions": [list(dimensions)],
                 "Metrics": [{"Name": name, "Unit": unit} for name, (unit, _) in metrics.items()],
             }
-            head = '{"_aws":{"Timestamp":'
             middle = f',"CloudWatchMetrics":[{json.dumps(directive, separators=(",", ":"))}]}}'
             middle += "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in dimensions.items())
-            names = [f",{json.dumps(name)}:" for name in metrics]
-            parts = self._parts[key] = (head, middle, names)
-        head, middle, names = parts
-        values = "".join(n + json_floats(v, ",") for n, (_, v) in zip(names, metrics.values(), strict=True))
-        return f"{head}{timestamp}{middle}{values}}}\n"
+            parts = self._parts[key] = (middle, [f",{json.dumps(name)}:" for name in metrics])
+        middle, names = parts
+        values = "".join([n + json_floats(v, ",") for n, (_, v) in zip(names, metrics.values(), strict=True)])
+        return f'{{"_aws":{{"Timestamp":{timestamp}{middle}{values}}}\n'
 
     def log_metrics(self, handler: Handler) -> Handler:
         """Flush after each invocation, whether the handler returns or raises (as Powertools does)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,8 @@ from sfn_inference.core.errors import PredictionError
 
 #: How far a probability vector may sum from 1 before it is rejected rather than renormalised.
 SUM_TOLERANCE = 1e-3
+#: The batch size from which the rows are checked as one matrix.
+_VECTORISE_FROM = 8
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ def probability_rows(matrix: np.ndarray, n_labels: int) -> list[list[float] | Pr
     """:func:`as_probabilities` for every row of a model's (N, labels) output, checked and renormalised
     in one pass over the matrix: a bad row is that row's error, never its batch's."""
     values = np.asarray(matrix, dtype=np.float64)
+    if len(values) < _VECTORISE_FROM:  # numpy's per-call overhead outweighs a short loop
+        return [_checked(row, n_labels) for row in values.tolist()]
     if values.ndim != 2 or values.shape[1] != n_labels:
         width = values.shape[-1] if values.ndim else 0
         return [PredictionError(f"expected {n_labels} probabilities, got {width}") for _ in range(len(values))]
@@ -54,6 +59,13 @@ def probability_rows(matrix: np.ndarray, n_labels: int) -> list[list[float] | Pr
         else:
             rows.append(row)
     return rows
+
+
+def _checked(row: Any, n_labels: int) -> list[float] | PredictionError:
+    try:
+        return as_probabilities(row if isinstance(row, list) else [row], n_labels)
+    except PredictionError as exc:
+        return exc
 
 
 def top(probabilities: list[float], labels: list[str]) -> Prediction:

@@ -168,12 +168,14 @@ def test_grayscale_and_palette_images_are_converted(predictor, reference_pngs) -
 def test_probability_vectors_are_checked(values: list[float], match: str) -> None:
     with pytest.raises(PredictionError, match=match):
         as_probabilities(values, 3)
-    if len(values) == 3:  # a model's matrix: the bad row is that row's error, the good one its probabilities
-        good, bad = probability_rows(np.array([[0.2, 0.3, 0.5], values]), 3)
-        assert good == pytest.approx([0.2, 0.3, 0.5], abs=1e-12)
-        assert isinstance(bad, PredictionError) and re.search(match, str(bad))
-    else:
-        assert all(re.search(match, str(row)) for row in probability_rows(np.array([values, values]), 3))
+    for good_rows in (1, 9):  # a short loop, and the whole matrix at once
+        matrix = np.array([[0.2, 0.3, 0.5]] * good_rows + [values if len(values) == 3 else [0.5, 0.5, 0.5]])
+        *good, bad = probability_rows(matrix, 3 if len(values) == 3 else 2)
+        if len(values) == 3:  # the bad row is that row's error, the good ones their probabilities
+            assert all(row == pytest.approx([0.2, 0.3, 0.5], abs=1e-12) for row in good)
+            assert isinstance(bad, PredictionError) and re.search(match, str(bad))
+        else:  # a model whose output is wider than its labels: every row says so
+            assert all(re.search(match.replace("3", "2"), str(row)) for row in [*good, bad])
 
 
 def test_base64_helper_matches_the_stdlib() -> None:
