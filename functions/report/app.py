@@ -8,7 +8,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sfn_inference.core.batch_request import CHECK_MODE, CheckedRequest, check_request, write_empty_report
-from sfn_inference.core.errors import MalformedManifestError
 from sfn_inference.core.messages import parse_model
 from sfn_inference.core.report import ReportRequest, write_report
 from sfn_inference.roots import report
@@ -30,15 +29,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, Mapping) and event.get("empty") is True:  # the check found nothing to list
         summary = write_empty_report(parse_model(CheckedRequest, event), deps.store)
     else:
-        request = parse_model(ReportRequest, event)
-        try:
-            summary = write_report(request, deps.store)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            # The ResultWriter's files are not what it writes (JSON, a manifest of result files,
-            # each a list of child results): name it, rather than a bare KeyError from inside.
-            where = f"s3://{request.map.ResultWriterDetails.Bucket}/{request.map.ResultWriterDetails.Key}"
-            raise MalformedManifestError(
-                f"{where} or a result file it lists is malformed: {type(exc).__name__}: {exc}"
-            ) from None
+        summary = write_report(parse_model(ReportRequest, event), deps.store)
     logger.info("batch report", extra={"items": summary["items"], "outcomes": summary["outcomes"]})
     return summary

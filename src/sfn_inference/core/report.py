@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from sfn_inference.core.errors import BatchIncompleteError
+from sfn_inference.core.errors import BatchIncompleteError, MalformedManifestError
 from sfn_inference.core.messages import OUTCOMES, ListedObject, ResultRow
 from sfn_inference.core.ports import ListedKey, ObjectStore
 
@@ -101,12 +101,19 @@ def missing_keys(rows: Sequence[ResultRow], listed: Iterable[ListedKey], started
 def write_report(request: ReportRequest, store: ObjectStore) -> dict[str, Any]:
     """Turn the ResultWriter's files into ``items.jsonl`` (one row per key) and ``summary.json``."""
     details = request.map.ResultWriterDetails
-    manifest = json.loads(store.get(details.Bucket, details.Key))
-    results: list[Mapping[str, Any]] = []
-    for status in ("SUCCEEDED", "FAILED", "PENDING"):
-        for entry in manifest.get("ResultFiles", {}).get(status, []):
-            results += json.loads(store.get(details.Bucket, entry["Key"]))
-    rows = rows_from_result_files(results)
+    try:
+        manifest = json.loads(store.get(details.Bucket, details.Key))
+        results: list[Mapping[str, Any]] = []
+        for status in ("SUCCEEDED", "FAILED", "PENDING"):
+            for entry in manifest.get("ResultFiles", {}).get(status, []):
+                results += json.loads(store.get(details.Bucket, entry["Key"]))
+        rows = rows_from_result_files(results)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # The ResultWriter's files are not what it writes (JSON, a manifest of result files,
+        # each a list of child results): name it, rather than a bare KeyError from inside.
+        raise MalformedManifestError(
+            f"s3://{details.Bucket}/{details.Key} or a result file it lists is malformed: {type(exc).__name__}: {exc}"
+        ) from None
     missing = missing_keys(rows, store.list_keys(request.bucket, request.prefix), request.started_at)
     items_key = f"{request.results_prefix}items.jsonl"
     body = "".join(row.model_dump_json() + "\n" for row in rows).encode()
