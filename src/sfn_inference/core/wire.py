@@ -30,7 +30,7 @@ BATCH_MODE = "batch"
 def json_floats(values: list[float], separator: str = ", ") -> str:
     """``json.dumps(values)`` for a list of floats (``separator`` as json's item separator), without the
     encoder's per-call setup: a few microseconds less on every inference's capture and metrics."""
-    if all(math.isfinite(v) for v in values):
+    if all(map(math.isfinite, values)):
         return f"[{separator.join(map(float.__repr__, values))}]"
     return json.dumps(values, separators=(separator, ":"))  # NaN and Infinity as json writes them
 
