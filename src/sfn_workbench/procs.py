@@ -67,16 +67,14 @@ def stop_process(process: subprocess.Popen[bytes] | int, grace_s: float, *, grou
     """SIGTERM, then SIGKILL after ``grace_s``, as Lambda stops a runtime; reaps a Popen."""
     pid = process if isinstance(process, int) else process.pid
     send = os.killpg if group else os.kill
+    if isinstance(process, subprocess.Popen) and process.poll() is not None:
+        return
     with contextlib.suppress(ProcessLookupError):
         send(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
+    if wait_gone(pid, grace_s):  # wakes as the process exits, not at a poll
         if isinstance(process, subprocess.Popen):
-            if process.poll() is not None:
-                return
-        elif not alive(pid):
-            return
-        time.sleep(0.01)
+            process.wait()
+        return
     with contextlib.suppress(ProcessLookupError):
         send(pid, signal.SIGKILL)
     if isinstance(process, subprocess.Popen):

@@ -24,7 +24,9 @@ import json
 import logging
 import os
 import queue
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -52,8 +54,6 @@ _SIGNAL_WORDS: dict[int, str] = {
 #: Between SIGTERM and SIGKILL when an execution environment shuts down: what Lambda gives
 #: a function with external extensions (500 ms with internal ones only, 0 ms with none).
 SHUTDOWN_GRACE_S = 2.0
-#: How often a Runtime API server checks for shutdown (its ``serve_forever`` poll).
-API_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,32 @@ class _RuntimeAPI(ThreadingHTTPServer):
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         super().__init__(("127.0.0.1", 0), _RuntimeHandler)
+        self._wake, self._waker = socket.socketpair()  # stop() wakes the loop: no polling while idle
+        self._stopping = False
+        self._served = threading.Event()
+
+    def serve(self) -> None:
+        """Accept connections until :meth:`stop` (``serve_forever`` would poll for its shutdown flag)."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake, selectors.EVENT_READ)
+                while not self._stopping:
+                    if any(key.fileobj is self for key, _ in selector.select()) and not self._stopping:
+                        self.handle_request()
+        finally:
+            self._served.set()
+
+    def stop(self, serving: bool = True) -> None:
+        """Stop accepting at once and close the listening socket (connections end with their threads)."""
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._waker.send(b"x")
+        if serving:
+            self._served.wait(timeout=5)
+        self.server_close()
+        self._wake.close()
+        self._waker.close()
 
     @property
     def address(self) -> str:
@@ -268,9 +294,7 @@ class Worker:
         self._closed = threading.Event()
         self.invocations = 0
         self.api = _RuntimeAPI(self)
-        threading.Thread(
-            target=self.api.serve_forever, args=(API_POLL_S,), name=f"runtime-api-{spec.name}", daemon=True
-        ).start()
+        threading.Thread(target=self.api.serve, name=f"runtime-api-{spec.name}", daemon=True).start()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -440,8 +464,7 @@ class Worker:
             return
         self._closed.set()
         self._pending.put(None)  # a handler thread blocked in /next returns
-        self.api.shutdown()
-        self.api.server_close()
+        self.api.stop()
 
     @property
     def closed(self) -> bool:

@@ -116,11 +116,11 @@ def _save_bucket(directory: Path, bucket: Any) -> Tally:
     objects = directory / "objects"
     objects.mkdir(parents=True, exist_ok=True)
     index_path = directory / "index.json"
-    try:
-        previous: dict[str, dict[str, Any]] = json.loads(index_path.read_text())
-    except (OSError, ValueError):
-        previous = {}
     on_disk = set(os.listdir(objects))
+    previous: dict[str, dict[str, Any]] = {}
+    if on_disk:  # what the last save said about the files it wrote: only they can be kept as they are
+        with contextlib.suppress(OSError, ValueError):
+            previous = json.loads(index_path.read_text())
     index: dict[str, dict[str, Any]] = {}
     small: dict[str, bytes] = {}
     size = 0
@@ -133,13 +133,13 @@ def _save_bucket(directory: Path, bucket: Any) -> Tally:
             "metadata": dict(key.metadata),
             "size": key.size,
         }
-        old = previous.get(key_name)
-        unchanged = old is not None and all(old.get(f) == entry[f] for f in ("etag", "last_modified", "size"))
         try:
             if key.size <= PACKED_MAX_BYTES:
                 small[key_name] = key.value
             else:
                 entry["file"] = _file_name(key_name)
+                old = previous.get(key_name, {})
+                unchanged = all(old.get(f) == entry[f] for f in ("etag", "last_modified", "size"))
                 if not (unchanged and entry["file"] in on_disk):
                     _write_atomic(objects / entry["file"], key.value)
         except ValueError:  # replaced while saving: its buffer is closed, the newer version is in the bucket
@@ -147,9 +147,8 @@ def _save_bucket(directory: Path, bucket: Any) -> Tally:
         index[key_name] = entry
         size += key.size
     _write_pack(directory / PACK_FILE, small, index)
-    for old_key, old in previous.items():
-        if "file" in old and "file" not in index.get(old_key, {}):
-            (objects / old["file"]).unlink(missing_ok=True)
+    for stale in on_disk - {entry["file"] for entry in index.values() if "file" in entry}:
+        (objects / stale).unlink(missing_ok=True)  # deleted, packed now, or a partial write
     _write_atomic(index_path, json.dumps(index).encode())
     return Tally(1, len(index), size)
 
