@@ -216,8 +216,11 @@ def test_the_lean_runtime_client_answers_as_awslambdaric_does(cloud) -> None:
     assert answers["lean"][6] == "Runtime.ImportModuleError"
     commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in _children(cloud.pid)]
     assert any(b"sfn_workbench.localcloud.lean_runtime" in c for c in commands), "a worker runs the lean client"
+    for client in ("awslambdaric", "lean"):
+        lines = (cloud.ctx.logs_dir / f"echo-{client}.log").read_text().splitlines()
+        [handled] = [line.split()[1] for line in lines if line.startswith("handled ")]
+        assert lines.index(f"handled {handled}") < lines.index(f"END RequestId: {handled}"), "its lines, then END"
     log = (cloud.ctx.logs_dir / "echo-lean.log").read_text()
-    assert "handled " in log, "the handler's stdout reaches the function's log"
     durations = [float(d) for d in re.findall(r"\tDuration: ([\d.]+) ms", log)]
     assert len(durations) == 2 and all(d < 1000 for d in durations)
     assert log.count("Init Duration: ") == 1, "the cold start's INIT is reported apart from its Duration"
