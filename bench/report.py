@@ -208,17 +208,29 @@ def _floor_rows(results: dict[str, Any], add: Add, missing: Add) -> None:
         inproc = warm["in_process"]["t1"]["per_image"]["handler_b1"]["median"]
         value = ratio_of(worker["median"] if worker else None, inproc)
         add(
-            "15.4 worker hop (Runtime API + awslambdaric): REPORT Duration vs the handler in-process, batch 1",
+            "15.4 worker hop (Runtime API + awslambdaric): REPORT Duration (event handed to the runtime → its "
+            "response, as Lambda measures) vs the handler in-process, batch 1",
             spread(worker, seconds),
             f"in-process {seconds(inproc)}",
             times(value),
             "≤ 2.5×",
             value is not None and value <= 2.5,
         )
+        lean = (warm["lambda_path"].get("t1_lean") or {}).get("report_duration_per_image", {}).get("b1")
+        if lean:
+            add(
+                "15.4 worker hop, opt-in lean runtime client (SFN_LOCAL_RUNTIME_CLIENT=lean: awslambdaric's loop "
+                "on a keep-alive Python transport): REPORT Duration vs in-process, batch 1",
+                spread(lean, seconds),
+                f"in-process {seconds(inproc)}",
+                times(ratio_of(lean["median"], inproc)),
+            )
     teardown = (results.get("startup") or {}).get("teardown")
     if teardown:
+        workers = teardown.get("workers")
         add(
-            "15.6 teardown: `stop()` of the main cloud after every measure (its warm workers)",
+            "15.6 teardown: `stop()` of the main cloud after every measure "
+            + (f"({workers} warm workers; S3 saved as it stops)" if workers is not None else "(its warm workers)"),
             seconds(teardown["seconds"]),
             "target 500 ms",
             times(teardown["seconds"] / 0.5),

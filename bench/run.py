@@ -144,9 +144,10 @@ def run(settings: Settings, scratch: Path) -> dict[str, Any]:
             )
             results["http"] = guarded("HTTP API", timings, lambda: http_api.measure(ws, settings, cloud))
         finally:
+            workers = _children(cloud.pid)
             stopping = time.monotonic()
             cloud.stop()
-            teardown = {"seconds": time.monotonic() - stopping}
+            teardown = {"seconds": time.monotonic() - stopping, "workers": workers}
     else:
         failed = {"status": "error", "reason": main_cloud.get("reason", "")}
         results["warm"] = results["pipeline"] = results["batch_keys"] = results["http"] = failed
@@ -175,6 +176,17 @@ def run(settings: Settings, scratch: Path) -> dict[str, Any]:
     results["duration_s"] = time.monotonic() - started
     _, results["targets"] = report.rows_and_targets(results)
     return results
+
+
+def _children(pid: int) -> int:
+    """The server's child processes (its warm Lambda workers, and endpoint servers if any)."""
+    children: set[str] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children |= set((task / "children").read_text().split())
+        except OSError:
+            continue
+    return len(children)
 
 
 def _cold_as_deployed(ws: Workspace, settings: Settings, cloud: Any, outputs: dict[str, Any]) -> dict[str, Any]:

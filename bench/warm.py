@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.common import BATCH_SIZE, PROBES, Settings, confident_references, ratio, run_measured, summary, tail
 from bench.workspace import IMAGE, Workspace, inline_payload
+from sfn_workbench.localcloud.lambda_runtime import RUNTIME_CLIENT_OPTION
 
 THREADS = (1, 2)
 REPORT = re.compile(r"^REPORT RequestId: \S+\s+Duration: ([\d.]+) ms", re.MULTILINE)
@@ -111,7 +112,8 @@ def lambda_path(
         "threads": int(variables.get("LITERT_NUM_THREADS", "1")),
         "capture": variables.get("CAPTURE_DESTINATION_S3_URI", ""),
         "per_image": {k: summary(v, "s") for k, v in samples.items()},
-        # REPORT Duration: the worker's side (Runtime API hop and handler), without boto3 and moto's HTTP.
+        # REPORT Duration: the worker's side, from the event handed to the runtime to its response (as Lambda
+        # measures it): the Runtime API hop and the handler, without boto3, moto's HTTP or the invoker's wait.
         "report_duration_per_image": {k: summary(v, "s") for k, v in worker.items()},
     }
 
@@ -128,6 +130,12 @@ def measure(ws: Workspace, settings: Settings, cloud: Any, function: str) -> dic
             capture = (ws.captures / f"lambda-t{t}").as_uri()  # the same kind of sink as the in-process probe
             variables = deployed | {"LITERT_NUM_THREADS": str(t), "CAPTURE_DESTINATION_S3_URI": capture}
             paths[f"t{t}"] = lambda_path(cloud, function, settings, variables, batch_supported)
+        # The opt-in lean runtime client (lambda_runtime.RUNTIME_CLIENT_OPTION): the same path, another hop.
+        lean = deployed | {
+            "LITERT_NUM_THREADS": "1",
+            "CAPTURE_DESTINATION_S3_URI": (ws.captures / "lambda-t1").as_uri(),
+        }
+        paths["t1_lean"] = lambda_path(cloud, function, settings, lean | {RUNTIME_CLIENT_OPTION: "lean"}, False)
     finally:  # what follows (the pipeline measure) runs the function as deployed
         client.update_function_configuration(FunctionName=function, Environment={"Variables": deployed})
 

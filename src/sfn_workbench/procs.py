@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -33,20 +34,47 @@ def alive(pid: int) -> bool:
     return False
 
 
+def wait_gone(pid: int, timeout_s: float) -> bool:
+    """Wait until ``pid`` has exited (a zombie counts as gone); False if it still runs after ``timeout_s``.
+
+    Wakes the moment the process exits (a pidfd, Linux 5.3+), not at the next poll.
+    """
+    deadline = time.monotonic() + timeout_s
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except (AttributeError, OSError):  # no pidfd here: poll
+        while alive(pid):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+    try:
+        with select.epoll() as poller:
+            poller.register(fd, select.EPOLLIN)
+            while alive(pid):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                poller.poll(remaining)
+        return True
+    finally:
+        os.close(fd)
+
+
 def stop_process(process: subprocess.Popen[bytes] | int, grace_s: float, *, group: bool = False) -> None:
     """SIGTERM, then SIGKILL after ``grace_s``, as Lambda stops a runtime; reaps a Popen."""
     pid = process if isinstance(process, int) else process.pid
     send = os.killpg if group else os.kill
+    if isinstance(process, subprocess.Popen) and process.poll() is not None:
+        return
     with contextlib.suppress(ProcessLookupError):
         send(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
+    if wait_gone(pid, grace_s):  # wakes as the process exits, not at a poll
         if isinstance(process, subprocess.Popen):
-            if process.poll() is not None:
-                return
-        elif not alive(pid):
-            return
-        time.sleep(0.01)
+            process.wait()
+        return
     with contextlib.suppress(ProcessLookupError):
         send(pid, signal.SIGKILL)
     if isinstance(process, subprocess.Popen):

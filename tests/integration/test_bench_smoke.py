@@ -31,6 +31,8 @@ def test_quick_bench_writes_every_section(tmp_path) -> None:
         assert status in {"ok", "skipped", "pending"}, f"{section}: {results[section].get('reason')}"
     assert results["cold_start"]["routes"]["classify"]["phases"]["total"]["median"] > 0
     assert results["warm"]["in_process"]["t1"]["per_image"]["raw_b1"]["median"] > 0
+    assert results["warm"]["lambda_path"]["t1_lean"]["report_duration_per_image"]["b1"]["median"] > 0
+    assert results["startup"]["teardown"]["workers"] >= 1, "the main cloud stops with its warm workers"
     assert results["pipeline"]["per_image_executions"]["executions_per_s"]["median"] > 0
     assert results["startup"]["ready"]["median"] > 0
     assert results["http"]["round_trip"]["digits"]["ratio"] > 0
@@ -47,4 +49,5 @@ def test_quick_bench_writes_every_section(tmp_path) -> None:
     assert "| measure | figure |" in table
     assert results["machine"]["cpu_model"] in table
     assert "### The FordA and Iris functions (issue 13)" in table
+    assert "opt-in lean runtime client" in table
     assert "| measure | figure |" in completed.stdout

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import re
 import time
 import uuid
 import zipfile
@@ -177,3 +179,56 @@ def test_a_configuration_update_shuts_the_old_environment_down_gracefully(cloud,
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.read_text() == "flushed", "the replaced environment got SIGTERM and its grace period"
+
+
+ECHO = (
+    "def lambda_handler(event, context):\n"
+    "    if event.get('fail'):\n"
+    "        raise ValueError('asked to fail')\n"
+    "    print('handled', context.aws_request_id)\n"
+    "    return {'echo': event, 'arn': context.invoked_function_arn.split(':')[-1],\n"
+    "            'has_time_left': context.get_remaining_time_in_millis() > 0}\n"
+)
+
+
+def test_the_lean_runtime_client_answers_as_awslambdaric_does(cloud) -> None:
+    """The opt-in client swaps the transport only: results, errors and init errors keep their shapes."""
+    lam = cloud.client("lambda")
+    answers: dict[str, list[Any]] = {}
+    for client in ("awslambdaric", "lean"):
+        deploy(cloud, f"echo-{client}", ECHO, SFN_LOCAL_RUNTIME_CLIENT=client)
+        deploy(cloud, f"broken-{client}", "import no_such_module\n", SFN_LOCAL_RUNTIME_CLIENT=client)
+        ok = lam.invoke(FunctionName=f"echo-{client}", Payload=b'{"n": [1, "\\u00e9"]}')
+        failed = lam.invoke(FunctionName=f"echo-{client}", Payload=b'{"fail": true}')
+        broken = lam.invoke(FunctionName=f"broken-{client}", Payload=b"{}")
+        error, init_error = json.loads(failed["Payload"].read()), json.loads(broken["Payload"].read())
+        assert error["stackTrace"], "the handler's frames, as awslambdaric reports them"
+        body = json.loads(ok["Payload"].read())
+        assert body.pop("arn") == f"echo-{client}", "the context names the invoked function"
+        answers[client] = [
+            "FunctionError" in ok, body, failed.get("FunctionError"),
+            error["errorType"], error["errorMessage"], broken.get("FunctionError"),
+            init_error["errorType"], init_error["errorMessage"],
+        ]  # fmt: skip
+    assert answers["lean"] == answers["awslambdaric"]
+    assert answers["lean"][:2] == [False, {"echo": {"n": [1, "é"]}, "has_time_left": True}]
+    assert answers["lean"][3:5] == ["ValueError", "asked to fail"]
+    assert answers["lean"][6] == "Runtime.ImportModuleError"
+    commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in _children(cloud.pid)]
+    assert any(b"sfn_workbench.localcloud.lean_runtime" in c for c in commands), "a worker runs the lean client"
+    for client in ("awslambdaric", "lean"):
+        lines = (cloud.ctx.logs_dir / f"echo-{client}.log").read_text().splitlines()
+        [handled] = [line.split()[1] for line in lines if line.startswith("handled ")]
+        assert lines.index(f"handled {handled}") < lines.index(f"END RequestId: {handled}"), "its lines, then END"
+    log = (cloud.ctx.logs_dir / "echo-lean.log").read_text()
+    durations = [float(d) for d in re.findall(r"\tDuration: ([\d.]+) ms", log)]
+    assert len(durations) == 2 and all(d < 1000 for d in durations)
+    assert log.count("Init Duration: ") == 1, "the cold start's INIT is reported apart from its Duration"
+
+
+def _children(pid: int) -> list[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found |= {int(c) for c in (task / "children").read_text().split()}
+    return sorted(found)

@@ -21,11 +21,13 @@ from sfn_workbench.localcloud.context import ACCOUNT_ID, REGION, LocalCloudConte
 from sfn_workbench.localcloud.deploy import ARTIFACTS_BUCKET, Deployer, Stack, model_tarball
 from sfn_workbench.paths import project_root
 from sfn_workbench.paths import state_dir as default_state_dir
-from sfn_workbench.procs import alive, free_port
+from sfn_workbench.procs import alive, free_port, wait_gone
 
 #: The two local stacks of the same template: one per classify backend.
 STACKS = {"litert": "sfn-inference", "sagemaker": "sfn-inference-sagemaker"}
 READY_TIMEOUT_S = 30.0
+#: How long a stopping server has to stop its workers and save S3 before SIGKILL.
+STOP_TIMEOUT_S = 10.0
 
 
 class LocalCloudError(Exception):
@@ -106,15 +108,19 @@ class LocalCloud:
         return f"s3://{ARTIFACTS_BUCKET}/{key}"
 
     def stop(self) -> None:
-        """SIGTERM: the server stops its workers and endpoints, saves S3 (``s3_persistence``), exits."""
+        """SIGTERM to the server: it stops its workers and endpoints, saves S3 (``s3_persistence``), exits.
+
+        The signal goes to the server alone, not to its process group: the server stops its
+        workers in the order that keeps every capture (the log subscription's function last);
+        a worker killed by the group's signal would take the compactor down before the last put.
+        Only a server that does not exit in time gets SIGKILL, with its whole group.
+        """
         (s3_persistence.store_dir(self.ctx.state_dir) / s3_persistence.SAVED_FILE).unlink(missing_ok=True)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and alive(self.pid):
-            time.sleep(0.1)
-        if alive(self.pid):
-            os.killpg(self.pid, signal.SIGKILL)
+            os.kill(self.pid, signal.SIGTERM)
+        if not wait_gone(self.pid, STOP_TIMEOUT_S):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
         self.state_file.unlink(missing_ok=True)
 
 

@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -158,10 +159,20 @@ class LocalLambda:
     def shutdown(self) -> None:
         """Stop the environments so that every line they logged is delivered: the functions that
         log subscriptions deliver to (the capture compactor) stop last, after the final put."""
+        started = time.monotonic()
         keep = self.publisher.subscribed_functions()
         self.service.shutdown(keep=keep)
+        stopped = time.monotonic()
         self.publisher.close()
+        flushed = time.monotonic()
         self.service.shutdown()
+        log.info(
+            "lambda shutdown: workers %.0f ms, last log put %.0f ms, %s %.0f ms",
+            (stopped - started) * 1000,
+            (flushed - stopped) * 1000,
+            ", ".join(sorted(keep)) or "no subscribed function",
+            (time.monotonic() - flushed) * 1000,
+        )
 
 
 def install(ctx: LocalCloudContext) -> LocalLambda:

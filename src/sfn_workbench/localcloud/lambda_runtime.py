@@ -24,7 +24,9 @@ import json
 import logging
 import os
 import queue
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -52,8 +54,6 @@ _SIGNAL_WORDS: dict[int, str] = {
 #: Between SIGTERM and SIGKILL when an execution environment shuts down: what Lambda gives
 #: a function with external extensions (500 ms with internal ones only, 0 ms with none).
 SHUTDOWN_GRACE_S = 2.0
-#: How often a Runtime API server checks for shutdown (its ``serve_forever`` poll).
-API_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ class InvocationResult:
     duration_ms: float = 0.0
 
 
+#: How long the log pump lets a burst of output lines gather before it reads them.
+PUMP_GATHER_S = 0.002
 #: Lambda's limit on an on-demand INIT (importing the handler module), before the function's own timeout.
 INIT_TIMEOUT_S = 10.0
 
@@ -97,6 +99,9 @@ class _Invocation:
         self.done = threading.Event()
         self.response: bytes = b""
         self.error: dict[str, Any] | None = None
+        #: When the runtime took the event and when it answered: REPORT's Duration, as Lambda measures it.
+        self.handed: float | None = None
+        self.answered: float | None = None
 
 
 class _RuntimeAPI(ThreadingHTTPServer):
@@ -107,6 +112,32 @@ class _RuntimeAPI(ThreadingHTTPServer):
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         super().__init__(("127.0.0.1", 0), _RuntimeHandler)
+        self._wake, self._waker = socket.socketpair()  # stop() wakes the loop: no polling while idle
+        self._stopping = False
+        self._served = threading.Event()
+
+    def serve(self) -> None:
+        """Accept connections until :meth:`stop` (``serve_forever`` would poll for its shutdown flag)."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake, selectors.EVENT_READ)
+                while not self._stopping:
+                    if any(key.fileobj is self for key, _ in selector.select()) and not self._stopping:
+                        self.handle_request()
+        finally:
+            self._served.set()
+
+    def stop(self, serving: bool = True) -> None:
+        """Stop accepting at once and close the listening socket (connections end with their threads)."""
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._waker.send(b"x")
+        if serving:
+            self._served.wait(timeout=5)
+        self.server_close()
+        self._wake.close()
+        self._waker.close()
 
     @property
     def address(self) -> str:
@@ -115,21 +146,47 @@ class _RuntimeAPI(ThreadingHTTPServer):
 
 
 class _RuntimeHandler(BaseHTTPRequestHandler):
+    """The Runtime API's few calls, on a lean path: the worker hop is paid on every invocation.
+
+    Requests are parsed by :meth:`parse_request` (the request line and plain ``Name: value``
+    headers into :attr:`fields`, not an ``email`` message), and each reply goes out in one write.
+    """
+
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stalls
+    disable_nagle_algorithm = True  # a reply is one write, and the runtime's requests must not wait for ACKs
     server: _RuntimeAPI
+    fields: dict[str, str]  # the request's headers, names in lower case
+    raw_requestline: bytes
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def parse_request(self) -> bool:
+        words = self.raw_requestline.decode("latin-1").split()
+        if len(words) != 3 or not words[2].startswith("HTTP/1."):
+            self.request_version = "HTTP/1.1"
+            self.send_error(400, "Bad request line")
+            return False
+        self.command, self.path, self.request_version = words
+        self.fields = {}
+        while (line := self.rfile.readline(65537)) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            self.fields[name.strip().lower()] = value.strip()
+        if "chunked" in self.fields.get("transfer-encoding", "").lower():
+            self.send_error(411, "Content-Length required")  # no Runtime API client sends chunks
+            return False
+        self.close_connection = self.fields.get("connection", "").lower() == "close"
+        if self.fields.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
+
     def _reply(self, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}", "Content-Type: application/json"]
+        head += [f"{key}: {value}" for key, value in (headers or {}).items()]
+        head.append(f"Content-Length: {len(body)}")
+        if self.close_connection:
+            head.append("Connection: close")
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
 
     def do_GET(self) -> None:
         if self.path != f"{RUNTIME_PREFIX}/invocation/next":
@@ -138,7 +195,8 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
         inv = self.server.worker.next_invocation()
         if inv is None:  # the environment is shutting down: no more invocations
             self.close_connection = True
-            self._reply(410, b'{"errorMessage":"the execution environment is shutting down"}')
+            with contextlib.suppress(OSError):  # the runtime may be gone already
+                self._reply(410, b'{"errorMessage":"the execution environment is shutting down"}')
             return
         self._reply(
             200,
@@ -152,14 +210,16 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        body = self.rfile.read(int(self.fields.get("content-length", 0) or 0))
         parts = self.path[len(RUNTIME_PREFIX) :].strip("/").split("/")
         worker = self.server.worker
+        error_type = self.fields.get("lambda-runtime-function-error-type")
         if parts == ["init", "error"]:
-            worker.init_failed(_error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type")))
-        elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in {"response", "error"}:
-            error = _error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type"))
-            worker.finish(parts[1], body if parts[2] == "response" else None, error if parts[2] == "error" else None)
+            worker.init_failed(_error_body(body, error_type))
+        elif len(parts) == 3 and parts[0] == "invocation" and parts[2] == "response":
+            worker.finish(parts[1], body, None)  # the response is the function's: passed on as it is
+        elif len(parts) == 3 and parts[0] == "invocation" and parts[2] == "error":
+            worker.finish(parts[1], None, _error_body(body, error_type))
         else:
             self._reply(404)
             return
@@ -204,6 +264,24 @@ class FunctionLog:
                 logging.getLogger(__name__).exception("publishing logs of %s failed", stream)
 
 
+#: The variable, in a function's environment or the server's, that chooses its workers' runtime client.
+RUNTIME_CLIENT_OPTION = "SFN_LOCAL_RUNTIME_CLIENT"
+#: The runtime clients a worker can run: awslambdaric (the default, as in AWS's base images) or the lean
+#: keep-alive client of :mod:`sfn_workbench.localcloud.lean_runtime`.
+RUNTIME_CLIENTS = {"awslambdaric": "awslambdaric", "lean": "sfn_workbench.localcloud.lean_runtime"}
+
+
+def runtime_client_module(spec: FunctionSpec) -> str:
+    """The function's environment chooses, else the server's; an unknown name is said and ignored."""
+    name = spec.environment.get(RUNTIME_CLIENT_OPTION) or os.environ.get(RUNTIME_CLIENT_OPTION) or "awslambdaric"
+    if name not in RUNTIME_CLIENTS:
+        logging.getLogger(__name__).warning(
+            "%s=%s is not one of %s", RUNTIME_CLIENT_OPTION, name, list(RUNTIME_CLIENTS)
+        )
+        name = "awslambdaric"
+    return RUNTIME_CLIENTS[name]
+
+
 class Worker:
     """One execution environment: an awslambdaric process and its Runtime API."""
 
@@ -218,9 +296,7 @@ class Worker:
         self._closed = threading.Event()
         self.invocations = 0
         self.api = _RuntimeAPI(self)
-        threading.Thread(
-            target=self.api.serve_forever, args=(API_POLL_S,), name=f"runtime-api-{spec.name}", daemon=True
-        ).start()
+        threading.Thread(target=self.api.serve, name=f"runtime-api-{spec.name}", daemon=True).start()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -244,29 +320,57 @@ class Worker:
             "PYTHONUNBUFFERED": "1",
         }
         self.process = subprocess.Popen(  # the handler's own process, as in Lambda
-            [sys.executable, "-m", "awslambdaric", spec.handler],
+            [sys.executable, "-m", runtime_client_module(spec), spec.handler],
             cwd=code_dir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
+        self._output_lock = threading.Lock()
+        self._output_ended = False
+        self._partial = b""
         self._pump = threading.Thread(target=self._pump_output, name=f"logs-{spec.name}", daemon=True)
         self._pump.start()
 
     def _pump_output(self) -> None:
         """The handler's stdout and stderr, line by line, as Lambda's runtime captures them.
 
-        The pipe ends when the process does, however it ends: then the environment's
-        Runtime API socket and threads are released at once, not at the next invocation.
+        The pump wakes when output arrives, then lets a burst of lines gather for
+        :data:`PUMP_GATHER_S` before it reads them all: one wake-up per burst, not one per
+        write (each costs the writing handler a context switch, on the clock of its Duration).
+        An invocation's END line waits for every line it wrote (:meth:`_read_output`). The
+        pipe ends when the process does, however it ends: then the environment's Runtime API
+        socket and threads are released at once, not at the next invocation.
         """
         assert self.process.stdout is not None
-        with self.process.stdout:
-            for raw in iter(self.process.stdout.readline, b""):
-                self.log.write(self.stream, raw.decode(errors="replace"))
+        with self.process.stdout, selectors.DefaultSelector() as selector:
+            os.set_blocking(self.process.stdout.fileno(), False)
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while self._read_output():
+                selector.select()
+                time.sleep(PUMP_GATHER_S)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
         self.close()
+
+    def _read_output(self) -> bool:
+        """Log the whole lines waiting in the pipe; False once it has ended (the process is gone)."""
+        assert self.process.stdout is not None
+        with self._output_lock:
+            while not self._output_ended:
+                try:
+                    chunk = os.read(self.process.stdout.fileno(), 65536)
+                except BlockingIOError:
+                    return True
+                lines, newline, self._partial = (self._partial + chunk).rpartition(b"\n")
+                if newline:
+                    self.log.write(self.stream, (lines + newline).decode(errors="replace"))
+                if not chunk:  # the end: the last line, even without its newline
+                    if self._partial:
+                        self.log.write(self.stream, self._partial.decode(errors="replace"))
+                    self._output_ended = True
+            return False
 
     # Runtime API side ---------------------------------------------------------
     def next_invocation(self) -> _Invocation | None:
@@ -277,6 +381,7 @@ class Worker:
         # The function's timeout runs from when the runtime takes the event: INIT has its own limit.
         inv.deadline = time.time() + self.spec.timeout_s
         self._current = inv
+        inv.handed = time.monotonic()
         if inv.crash:
             self.process.kill()
         return inv
@@ -285,6 +390,7 @@ class Worker:
         inv = self._current
         if inv is None or inv.request_id != request_id:
             return
+        inv.answered = time.monotonic()
         inv.response = response or b""
         inv.error = error
         self._current = None
@@ -318,14 +424,15 @@ class Worker:
                     ),
                 }
                 return self._report(inv, started, cold, error)
-        if inv.error is None and self.peak_rss_mb() > self.spec.memory_mb:
+        peak_mb = self.peak_rss_mb()
+        if inv.error is None and peak_mb > self.spec.memory_mb:
             self.kill()
             error = {
                 "errorType": "Runtime.OutOfMemory",
                 "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: signal: killed",
             }
-            return self._report(inv, started, cold, error)
-        return self._report(inv, started, cold, inv.error)
+            return self._report(inv, started, cold, error, peak_mb)
+        return self._report(inv, started, cold, inv.error, peak_mb)
 
     def _crash_error(self, inv: _Invocation) -> dict[str, Any]:
         if self._init_error is not None:
@@ -342,14 +449,20 @@ class Worker:
             return f"exit status {code}"
         return f"signal: {_SIGNAL_WORDS.get(-code, f'signal {-code}')}"
 
-    def _report(self, inv: _Invocation, started: float, cold: bool, error: dict[str, Any] | None) -> InvocationResult:
-        duration = (time.monotonic() - started) * 1000
+    def _report(
+        self, inv: _Invocation, started: float, cold: bool, error: dict[str, Any] | None, peak_mb: int | None = None
+    ) -> InvocationResult:
+        """END and REPORT. Duration runs, as Lambda's does, from the event handed to the runtime to its
+        answer (to now, if it never answered); a cold start's INIT before that is its Init Duration."""
+        self._read_output()  # every line the invocation wrote comes before its END
+        handed = inv.handed if inv.handed is not None else started
+        duration = ((inv.answered if inv.answered is not None else time.monotonic()) - handed) * 1000
+        init = f"\tInit Duration: {(handed - started) * 1000:.2f} ms\tInit: cold start" if cold else ""
+        peak_mb = self.peak_rss_mb() if peak_mb is None else peak_mb
         self.log.write(
             self.stream,
             f"END RequestId: {inv.request_id}\nREPORT RequestId: {inv.request_id}\tDuration: {duration:.2f} ms\t"
-            f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {self.peak_rss_mb()} MB"
-            + ("\tInit: cold start" if cold else "")
-            + "\n",
+            f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {peak_mb} MB{init}\n",
         )
         if error is not None:
             return InvocationResult(json.dumps(error).encode(), str(error["errorType"]), cold, duration)
@@ -382,8 +495,7 @@ class Worker:
             return
         self._closed.set()
         self._pending.put(None)  # a handler thread blocked in /next returns
-        self.api.shutdown()
-        self.api.server_close()
+        self.api.stop()
 
     @property
     def closed(self) -> bool:

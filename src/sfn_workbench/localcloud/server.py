@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -76,11 +77,19 @@ def install_plugins(ctx: LocalCloudContext) -> list[str]:
 
 
 def run_cleanups() -> None:
+    log = logging.getLogger(__name__)
     for cleanup in CLEANUPS:
+        name = getattr(cleanup, "__qualname__", cleanup)
+        started = time.monotonic()
         try:
             cleanup()
         except Exception:  # the server is stopping: say what failed, and let the other cleanups run
-            logging.getLogger(__name__).exception("cleanup %s failed", getattr(cleanup, "__qualname__", cleanup))
+            log.exception("cleanup %s failed", name)
+        log.info("cleanup %s: %.0f ms", name, (time.monotonic() - started) * 1000)
+
+
+def _ignore(*_: Any) -> None:
+    """A signal while stopping: already stopping."""
 
 
 def main(
@@ -112,9 +121,11 @@ def main(
     def stop(*_: Any) -> None:
         # Stop the Lambda workers and endpoint servers (atexit), then leave without joining
         # threads: moto runs each ASL execution on a non-daemon thread, and one blocked on a
-        # Lambda call must not keep a stopped cloud alive. A second signal while stopping is ignored.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Lambda call must not keep a stopped cloud alive. A second signal while stopping is ignored,
+        # by a handler, not SIG_IGN: a worker started while stopping (the log subscription's function,
+        # for the last put) would inherit SIG_IGN and ignore its own SIGTERM for the whole grace.
+        signal.signal(signal.SIGTERM, _ignore)
+        signal.signal(signal.SIGINT, _ignore)
         run_cleanups()
         os._exit(0)
 
