@@ -2,51 +2,46 @@
 label and every class's probability (the ML Zoomcamp course answered raw logits)."""
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from sfn_inference.adapters.emf import Metrics
+from sfn_inference.adapters.lambda_log import Context, LambdaLog
 from sfn_inference.core.errors import SfnInferenceError
+from sfn_inference.core.gateway import answer_http, header
 from sfn_inference.core.http import (
     JSON_MEDIA_TYPE,
     UrlRequest,
     answer,
     body_bytes,
-    error_body,
     is_http_api_event,
     parse_url_request,
     redact_url,
     require_media_type,
-    status_for,
 )
 from sfn_inference.core.imaging import SNIFF_BYTES, sniff_content_type
-from sfn_inference.core.messages import EncodedImage
+from sfn_inference.core.wire import EncodedImage
 from sfn_inference.observability import count_errors, record_inferences
 from sfn_inference.roots import fashion
 
-logger = Logger()
+# Powertools' log lines and EMF documents, key for key, without Powertools' or pydantic's import
+# on the cold start (adapters/lambda_log.py and adapters/emf.py say why).
+logger = LambdaLog()
 metrics = Metrics()
 deps = fashion.build()  # once per execution environment: the model loads during INIT
-logger.info("model loaded", extra={"labels": len(deps.labels)})
-app = APIGatewayHttpResolver()
+logger.info("model loaded", labels=len(deps.labels))
 
 
-@app.post("/fashion/predict")
-def predict() -> dict[str, Any]:
-    event = app.current_event
-    require_media_type(event.headers.get("content-type"), (JSON_MEDIA_TYPE,))
-    return classify(parse_url_request(body_bytes(event.body, bool(event.is_base64_encoded))))
+def predict(event: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /fashion/predict``: the body is ``{"url": ...}`` as JSON."""
+    require_media_type(header(event, "content-type"), (JSON_MEDIA_TYPE,))
+    return classify(parse_url_request(body_bytes(event.get("body"), bool(event.get("isBase64Encoded")))))
 
 
-@app.exception_handler(SfnInferenceError)  # type: ignore[misc]  # Powertools leaves it untyped
-def named_error(exc: SfnInferenceError) -> Response[str]:
-    logger.info("refused", extra={"error": type(exc).__name__, "reason": str(exc)})
+def refused(exc: SfnInferenceError) -> None:
+    logger.info("refused", error=type(exc).__name__, reason=str(exc))
     count_errors(metrics, [type(exc).__name__])
-    return Response(status_for(exc), "application/json", json.dumps(error_body(exc)))
 
 
 def classify(request: UrlRequest) -> dict[str, Any]:
@@ -56,14 +51,14 @@ def classify(request: UrlRequest) -> dict[str, Any]:
     image = EncodedImage(data, sniff_content_type(data[:SNIFF_BYTES]))
     captured = json.dumps({"url": redact_url(request.url)}).encode()
     prediction = deps.classify(image, request=captured, request_type=JSON_MEDIA_TYPE)
-    logger.info("classified", extra={"label": prediction.label, "confidence": prediction.confidence})
+    logger.info("classified", label=prediction.label, confidence=prediction.confidence)
     record_inferences(metrics, [(prediction.label, prediction.confidence)])
     return answer(prediction, deps.labels)
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+@logger.inject_lambda_context  # a request's url_host is dropped before the next one (clear_state)
+def lambda_handler(event: Any, context: Context) -> dict[str, Any]:
     if is_http_api_event(event):
-        return app.resolve(event, context)
+        return answer_http(event, predict, refused)
     return classify(parse_url_request(event))  # the course's {"url": ...}, invoked directly

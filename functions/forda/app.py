@@ -7,16 +7,15 @@ several. Invoked directly, it takes the seed's event (``{"body": "<JSON>"}``, or
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from sfn_inference.adapters.emf import Metrics
+from sfn_inference.adapters.lambda_log import Context, LambdaLog
 from sfn_inference.core import series
 from sfn_inference.core.gateway import Request, serve
 from sfn_inference.observability import observing, record_inferences
 from sfn_inference.roots import forda
 
-logger = Logger()
+# Powertools' log lines and EMF documents, key for key, without Powertools' import (adapters/lambda_log.py).
+logger = LambdaLog()
 metrics = Metrics()
 deps = forda.build()  # once per execution environment: the model loads during INIT
 
@@ -30,6 +29,6 @@ def predict(request: Request) -> Any:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(log_event=False)
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+@logger.inject_lambda_context
+def lambda_handler(event: Any, context: Context) -> dict[str, Any]:
     return serve(event, predict)

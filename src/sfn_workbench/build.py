@@ -101,8 +101,8 @@ UNUSED_PATHS = (
     "onnxruntime/tools",
     "onnxruntime/datasets",
 )
-#: Trimmed from each artifact whose handler does not import the module: only the HTTP functions
-#: (``functions/<name>/app.py`` importing Powertools' event handler) keep it.
+#: Trimmed from each artifact whose handler does not import the module. No handler imports
+#: Powertools' event handler since digits and fashion route with ``core.gateway``, so none ships it.
 UNLESS_IMPORTED = {"aws_lambda_powertools/event_handler": "aws_lambda_powertools.event_handler"}
 #: Shared libraries nothing here loads: Pillow's AVIF codec (decode_image opens PNG and JPEG
 #: only) and numpy's SIMD test module (numpy's own tests import it, `import numpy` does not).

@@ -44,12 +44,15 @@ class LambdaLog:
         self.level = LEVELS.get(name, LEVELS["INFO"])
         self._stream = stream
         self._context: dict[str, Any] = {}
+        self._keys: dict[str, Any] = {}
         self._cold = True
         self._second = -1
         self._stamp = ("", "")
 
     def inject_lambda_context(self, handler: Handler) -> Handler:
-        """Add the invocation's context keys (and ``cold_start``) to every line the handler logs."""
+        """Add the invocation's context keys (and ``cold_start``) to every line the handler logs;
+        the keys :meth:`append_keys` added in the previous invocation are dropped first (Powertools'
+        ``clear_state=True``)."""
 
         @functools.wraps(handler)
         def wrapper(event: Any, context: Context) -> Any:
@@ -61,9 +64,14 @@ class LambdaLog:
                 "function_request_id": context.aws_request_id,
             }
             self._cold = False
+            self._keys = {}
             return handler(event, context)
 
         return wrapper  # type: ignore[return-value]
+
+    def append_keys(self, **keys: Any) -> None:
+        """Keys on every later line of this invocation (after the context keys, as Powertools puts them)."""
+        self._keys.update(keys)
 
     def info(self, message: str, **extra: Any) -> None:
         if self.level <= LEVELS["INFO"]:
@@ -89,6 +97,7 @@ class LambdaLog:
             "timestamp": f"{date},{int(now % 1 * 1000):03d}{zone}",
             "service": self.service,
             **self._context,
+            **self._keys,
             **extra,
         }
         trace = os.environ.get("_X_AMZN_TRACE_ID")

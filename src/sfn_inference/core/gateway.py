@@ -103,3 +103,28 @@ def serve(event: Any, answer: Callable[[Request], Any]) -> dict[str, Any]:
         return response(200, answer(parse_event(event)))
     except SfnInferenceError as exc:
         return response(status_for(exc), error_body(exc))
+
+
+def header(event: Mapping[str, Any], name: str) -> str | None:
+    """A request header's value; API Gateway's 2.0 payload lowercases the names, a hand-made event may not."""
+    headers = event.get("headers") or {}
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if str(k).lower() == name), None)
+    return None if value is None else str(value)
+
+
+def answer_http(
+    event: Mapping[str, Any],
+    answer: Callable[[Mapping[str, Any]], Any],
+    refused: Callable[[SfnInferenceError], None] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway event's answer as a proxy response: 200 with the answer as JSON, or a named
+    error's status with its name and message (``refused`` logs and counts it first). Any other
+    exception is raised: Lambda reports it, and API Gateway answers 500, never a 502."""
+    try:
+        return response(200, answer(event))
+    except SfnInferenceError as exc:
+        if refused is not None:
+            refused(exc)
+        return response(status_for(exc), error_body(exc))

@@ -31,10 +31,9 @@ import base64
 import binascii
 import json
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from sfn_inference.core.errors import (
     CorruptImageError,
@@ -54,9 +53,9 @@ from sfn_inference.core.errors import (
     UrlFetchError,
     UrlRefusedError,
 )
-from sfn_inference.core.messages import EncodedImage, parse_model
 from sfn_inference.core.ports import Predictor
 from sfn_inference.core.predictions import Prediction, top
+from sfn_inference.core.wire import EncodedImage, json_type
 
 #: The status of each named error (and of its subclasses); anything else is a 500.
 STATUS_OF: Mapping[type[SfnInferenceError], int] = {
@@ -144,22 +143,38 @@ def body_bytes(body: str | None, is_base64_encoded: bool, limit: int = MAX_BODY_
     return data
 
 
-class UrlRequest(BaseModel):
+#: The longest URL the URL route takes.
+MAX_URL_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class UrlRequest:
     """What the URL route takes: ``{"url": "https://..."}`` (also ``s3://bucket/key``)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    url: str = Field(min_length=1, max_length=2048)
+    url: str
 
 
 def parse_url_request(data: bytes | Mapping[str, Any]) -> UrlRequest:
-    """The JSON body (or a direct invocation's event) as a :class:`UrlRequest`, or InvalidEventError."""
+    """The JSON body (or a direct invocation's event) as a :class:`UrlRequest`, or InvalidEventError.
+
+    Read with plain code, not a pydantic model: pydantic's import would double the route's cold start.
+    """
     if isinstance(data, bytes | bytearray):
         try:
             data = json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidEventError(f'the body is not JSON ({exc}): send {{"url": "https://..."}}') from None
-    return parse_model(UrlRequest, data)
+    if not isinstance(data, Mapping):
+        raise InvalidEventError(
+            f'invalid UrlRequest: expected a JSON object, got {json_type(data)}: send {{"url": ...}}'
+        )
+    url = data.get("url")
+    if not isinstance(url, str):
+        given = "missing" if "url" not in data else f"{json_type(url)}, not a string"
+        raise InvalidEventError(f'invalid UrlRequest: url is {given}: send {{"url": "https://..."}}')
+    if not 1 <= len(url) <= MAX_URL_LENGTH:
+        raise InvalidEventError(f"invalid UrlRequest: url is {len(url)} characters; 1 to {MAX_URL_LENGTH} are taken")
+    return UrlRequest(url)
 
 
 #: Query parameters that carry credentials (presigned URLs): never logged or captured.
@@ -177,22 +192,29 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
 
 
-class TutorialImageEvent(BaseModel):
-    """The TFLite tutorial's ``events/0.json``, invoked directly (``sam local invoke``,
-    ``aws lambda invoke``): an API Gateway proxy event whose body is the image, base64."""
-
-    body: str
-    isBase64Encoded: bool  # the event's own field name
-    headers: dict[str, str] | None = None
-
-
 def tutorial_image(event: Any) -> tuple[bytes, str | None]:
-    """The image bytes of a :class:`TutorialImageEvent`, and its Content-Type header if it has one."""
-    parsed = parse_model(TutorialImageEvent, event)
-    if not parsed.isBase64Encoded:
+    """The image bytes of the TFLite tutorial's ``events/0.json``, invoked directly (``sam local
+    invoke``, ``aws lambda invoke``): an API Gateway proxy event whose body is the image, base64;
+    and its Content-Type header if it has one."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"invalid TutorialImageEvent: expected a JSON object, got {json_type(event)}")
+    body, encoded, headers = event.get("body"), event.get("isBase64Encoded"), event.get("headers")
+    if not isinstance(body, str):
+        raise InvalidEventError(f"invalid TutorialImageEvent: body is {_given(event, 'body')}, not a string")
+    if not isinstance(encoded, bool):
+        raise InvalidEventError(
+            f"invalid TutorialImageEvent: isBase64Encoded is {_given(event, 'isBase64Encoded')}, not a boolean"
+        )
+    if headers is not None and not (isinstance(headers, Mapping) and all(isinstance(v, str) for v in headers.values())):
+        raise InvalidEventError("invalid TutorialImageEvent: headers is not an object of strings")
+    if not encoded:
         raise InvalidEventError("the image travels base64-encoded in body, with isBase64Encoded true")
-    content_type = next((v for k, v in (parsed.headers or {}).items() if k.lower() == "content-type"), None)
-    return body_bytes(parsed.body, True), content_type
+    content_type = next((v for k, v in (headers or {}).items() if str(k).lower() == "content-type"), None)
+    return body_bytes(body, True), content_type
+
+
+def _given(event: Mapping[str, Any], key: str) -> str:
+    return json_type(event[key]) if key in event else "missing"
 
 
 # --- answers ----------------------------------------------------------------------------------------

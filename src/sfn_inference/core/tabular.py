@@ -30,7 +30,10 @@ from sfn_inference.core.errors import (
 )
 from sfn_inference.core.ports import InferenceRecorder, TensorModel
 from sfn_inference.core.predictions import as_probabilities, top
-from sfn_inference.core.series import FLOAT32_MAX
+
+#: The largest magnitude a float32 input holds (as core.series has it; importing series would cost
+#: iris's cold start its dataclasses).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 #: A decimal number as text. Stricter than ``float()``, which also takes "1_000", "nan" and "inf".
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

@@ -70,3 +70,32 @@ def test_the_level_is_respected() -> None:
     log.warning("shown", n=1)
     [line] = [json.loads(x) for x in stream.getvalue().splitlines()]
     assert (line["level"], line["message"], line["n"]) == ("WARNING", "shown", 1)
+
+
+def test_appended_keys_match_powertools_and_last_one_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fashion's ``append_keys(url_host=...)`` under Powertools' ``clear_state=True``."""
+    monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
+    service = f"sfn-inference-{uuid.uuid4().hex[:8]}"
+    theirs, mine = io.StringIO(), io.StringIO()
+    logger = Logger(service=service, logger_handler=logging.StreamHandler(theirs))
+    log = LambdaLog(service=service, stream=mine)
+
+    @logger.inject_lambda_context(log_event=False, clear_state=True)
+    def powertools(event: Any, context: Any) -> None:
+        if event:
+            logger.append_keys(url_host="example.com")
+        logger.info("classified", extra={"label": "7"})
+
+    @log.inject_lambda_context
+    def lean(event: Any, context: Any) -> None:
+        if event:
+            log.append_keys(url_host="example.com")
+        log.info("classified", label="7")
+
+    for event in ({"url": 1}, {}):
+        powertools(event, FakeLambdaContext())
+        lean(event, FakeLambdaContext())
+    expected = [json.loads(line) for line in theirs.getvalue().splitlines()]
+    got = [json.loads(line) for line in mine.getvalue().splitlines()]
+    assert [list(line) for line in got] == [list(line) for line in expected]
+    assert [line.get("url_host") for line in got] == ["example.com", None]

@@ -19,6 +19,7 @@ from sfn_inference.core.http import (
     parse_url_request,
     require_media_type,
     status_for,
+    tutorial_image,
 )
 from sfn_inference.core.predictions import Prediction
 
@@ -118,6 +119,37 @@ def test_url_requests() -> None:
     for bad in (b"not json", b'{"URL": "x"}', b'{"url": ""}', b"\xff\xfe", b'["https://example.com"]'):
         with pytest.raises(errors.InvalidEventError):
             parse_url_request(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (b"null", "expected a JSON object, got null"),
+        (b'{"url": 7}', "url is number, not a string"),
+        (b'{"link": "x"}', "url is missing"),
+        (b'{"url": ""}', "url is 0 characters"),
+        (('{"url": "https://example.com/' + "a" * 2048 + '"}').encode(), "1 to 2048"),
+    ],
+)
+def test_a_bad_url_request_says_what_is_wrong(bad: bytes, says: str) -> None:
+    with pytest.raises(errors.InvalidEventError, match=says):
+        parse_url_request(bad)
+
+
+def test_the_tutorials_event_is_read_without_pydantic() -> None:
+    png = b"\x89PNG\r\n\x1a\n"
+    event = {"body": base64.b64encode(png).decode(), "isBase64Encoded": True, "headers": {"Content-Type": "image/png"}}
+    assert tutorial_image(event) == (png, "image/png")
+    assert tutorial_image({**event, "headers": None}) == (png, None)
+    for bad, says in [
+        ([], "expected a JSON object, got array"),
+        ({"isBase64Encoded": True}, "body is missing"),
+        ({**event, "isBase64Encoded": "yes"}, "isBase64Encoded is string"),
+        ({**event, "headers": {"Content-Type": 1}}, "headers is not an object of strings"),
+        ({**event, "isBase64Encoded": False}, "base64-encoded in body"),
+    ]:
+        with pytest.raises(errors.InvalidEventError, match=says):
+            tutorial_image(bad)
 
 
 def test_answers_carry_label_score_every_class_and_optionally_the_index() -> None:
