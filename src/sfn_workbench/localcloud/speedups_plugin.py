@@ -27,7 +27,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
-from sfn_workbench.localcloud import patches
+from sfn_workbench.localcloud import levers, patches
 from sfn_workbench.localcloud.context import LocalCloudContext
 
 #: Modules that imported ``boto_client_for`` by name, and so hold their own reference.
@@ -43,13 +43,18 @@ PATCH_TARGETS: tuple[patches.Target, ...] = (
 
 
 def install(ctx: LocalCloudContext) -> None:
-    modules = tuple(backends.list_of_moto_modules())
-    patches.replace(backends, "list_of_moto_modules", lambda: iter(modules))
-    patches.wrap(AmazonStateLanguageParser, "parse", _cached_parse)
-    for module in CLIENT_USERS:
-        patches.wrap(module, "boto_client_for", _cached_client)
-    for module in JSONPATH_USERS:  # a parsed JSONPath is immutable: find() never changes it
-        patches.wrap(module, "parse", lambda original: functools.lru_cache(maxsize=1024)(original))
+    on = levers.enabled()  # each cache is a lever: the bench measures the server without it
+    if "modules" in on:
+        modules = tuple(backends.list_of_moto_modules())
+        patches.replace(backends, "list_of_moto_modules", lambda: iter(modules))
+    if "definitions" in on:
+        patches.wrap(AmazonStateLanguageParser, "parse", _cached_parse)
+    if "clients" in on:
+        for module in CLIENT_USERS:
+            patches.wrap(module, "boto_client_for", _cached_client)
+    if "jsonpath" in on:
+        for module in JSONPATH_USERS:  # a parsed JSONPath is immutable: find() never changes it
+            patches.wrap(module, "parse", lambda original: functools.lru_cache(maxsize=1024)(original))
 
 
 def _cached_parse(original: Any) -> Any:
