@@ -1,4 +1,4 @@
-"""Plugin: four caches that take half the local cloud's CPU per execution.
+"""Plugin: the speed levers inside moto (``levers.py`` names them; each can be turned off).
 
 ``make bench`` profiled the server (py-spy) at ~100 ms of CPU per pipeline
 execution, all inside moto: a new boto3 client for every Lambda task (25 %), an
@@ -7,14 +7,31 @@ listing of moto's modules on every HTTP request (8 %); and a JSONPath parse on e
 path evaluation (issue 15's profile). Each cache keeps moto's behaviour: clients are
 thread-safe and moto ignores the per-state credentials; the parse trees, the ASL's and
 the JSONPaths', are immutable and every execution still gets fresh components.
+
+Two more (issue 15.4/15.5): moto lists a response class's methods with ``inspect`` on
+every request (``dispatch``: listed once per class; patches replace methods, never add
+them); and a ``lambda:invoke`` task is a boto3 call from the server to itself: request
+serialised, signed, sent over HTTP, routed by Flask, parsed by moto's Lambda responses
+and back (``lambda``: the task calls moto's Lambda backend in the process instead, the
+same ``invoke`` the HTTP route calls, and builds the response boto3 would have parsed;
+any parameter beyond FunctionName and Payload still takes the HTTP route).
 """
 
 from __future__ import annotations
 
 import functools
+import io
+import json
+import sys
+import uuid
 from typing import Any
 
+from botocore.exceptions import ClientError
 from moto import backends
+from moto.awslambda.models import lambda_backends
+from moto.core import responses as moto_responses
+from moto.core.exceptions import JsonRESTError
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
     resource_eval_s3 as item_reader_s3,
@@ -34,8 +51,17 @@ from sfn_workbench.localcloud.context import LocalCloudContext
 CLIENT_USERS = (boto_client, lambda_eval_utils, item_reader_s3, result_writer_s3)
 #: Modules that parse a JSONPath on every evaluation (every InputPath, Parameters "$.x", ResultPath).
 JSONPATH_USERS = (json_path, result_path)
+#: Lambda's limit on a synchronous response, as moto's HTTP route applies it.
+RESPONSE_LIMIT_BYTES = 6_000_000
+#: What moto answers past it (its HTTP route's own wording).
+TOO_LARGE = {
+    "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+    "errorType": "Function.ResponseSizeTooLarge",
+}
 PATCH_TARGETS: tuple[patches.Target, ...] = (
     (backends, "list_of_moto_modules"),
+    (moto_responses, "method_names_from_class"),
+    (lambda_eval_utils, "_invoke_lambda_function"),
     (AmazonStateLanguageParser, "parse"),
     *((module, "boto_client_for") for module in CLIENT_USERS),
     *((module, "parse") for module in JSONPATH_USERS),
@@ -55,6 +81,12 @@ def install(ctx: LocalCloudContext) -> None:
     if "jsonpath" in on:
         for module in JSONPATH_USERS:  # a parsed JSONPath is immutable: find() never changes it
             patches.wrap(module, "parse", lambda original: functools.lru_cache(maxsize=1024)(original))
+    if "dispatch" in on:
+        patches.wrap(
+            moto_responses, "method_names_from_class", lambda original: functools.lru_cache(maxsize=256)(original)
+        )
+    if "lambda" in on:
+        patches.wrap(lambda_eval_utils, "_invoke_lambda_function", _in_process_invoke)
 
 
 def _cached_parse(original: Any) -> Any:
@@ -78,3 +110,38 @@ def _cached_client(original: Any) -> Any:
         return client(region, service)
 
     return boto_client_for
+
+
+def _in_process_invoke(original: Any) -> Any:
+    def _invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        if set(parameters) - {"FunctionName", "Payload"}:  # InvocationType, LogType, Qualifier...: moto's route
+            return dict(original(parameters=parameters, region=region, state_credentials=state_credentials))
+        return invoke_in_process(region, parameters["FunctionName"], parameters.get("Payload") or b"")
+
+    return _invoke_lambda_function
+
+
+def invoke_in_process(region: str, function_name: str, payload: bytes) -> dict[str, Any]:
+    """What ``boto3.client("lambda").invoke(FunctionName=..., Payload=...)`` returns from moto's server,
+    its payload parsed as moto's ASL parses it; moto's errors raised as the ``ClientError`` boto3 raises."""
+    # The ASL's client signs with moto's default account, whatever account a function ARN names.
+    backend = lambda_backends[DEFAULT_ACCOUNT_ID][region]
+    headers: dict[str, str] = {}
+    try:
+        body = backend.invoke(function_name, None, payload, {}, headers)
+    except JsonRESTError as exc:
+        error = {"Code": exc.relative_error_type, "Message": exc.message}
+        metadata = {"HTTPStatusCode": exc.code, "RequestId": str(uuid.uuid4())}
+        raise ClientError({"Error": error, "ResponseMetadata": metadata}, "Invoke") from None  # type: ignore[typeddict-item]
+    if body is None:
+        body = b"{}"  # moto's route answers 404 "{}"
+    data = body.encode() if isinstance(body, str) else bytes(body)
+    if sys.getsizeof(data) > RESPONSE_LIMIT_BYTES:
+        headers["x-amz-function-error"] = "Unhandled"
+        data = json.dumps(TOO_LARGE).encode()
+    response: dict[str, Any] = {"StatusCode": 200, "Payload": lambda_eval_utils._from_payload(io.BytesIO(data))}
+    if "x-amz-function-error" in headers:
+        response["FunctionError"] = headers["x-amz-function-error"]
+    if "x-amz-executed-version" in headers:
+        response["ExecutedVersion"] = headers["x-amz-executed-version"]
+    return response
