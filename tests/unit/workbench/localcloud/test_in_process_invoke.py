@@ -18,7 +18,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 from sfn_workbench.localcloud.speedups_plugin import invoke_in_process
 
 REGION = "us-east-1"
-ROLE_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+TRUST = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+ROLE_POLICY = {"Version": "2012-10-17", "Statement": [TRUST]}
 
 
 def zipped() -> bytes:
@@ -54,10 +55,11 @@ def function(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def through_boto3(name: str, payload: bytes) -> dict[str, Any]:
     """moto's ASL's own route: boto3's invoke, the payload parsed as the ASL parses it."""
-    response = boto3.client("lambda", region_name=REGION).invoke(FunctionName=name, Payload=payload)
+    lam = boto3.client("lambda", region_name=REGION)
+    response: dict[str, Any] = dict(lam.invoke(FunctionName=name, Payload=payload))
     response["Payload"] = lambda_eval_utils._from_payload(response["Payload"])
     response.pop("ResponseMetadata")
-    return dict(response)
+    return response
 
 
 @pytest.mark.parametrize("event", [{"x": [1, "two"]}, {"fail": True}], ids=["answer", "function error"])
