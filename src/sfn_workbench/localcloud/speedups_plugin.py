@@ -14,11 +14,14 @@ them); and a ``lambda:invoke`` task is a boto3 call from the server to itself: r
 serialised, signed, sent over HTTP, routed by Flask, parsed by moto's Lambda responses
 and back (``lambda``: the task calls moto's Lambda backend in the process instead, the
 same ``invoke`` the HTTP route calls, and builds the response boto3 would have parsed;
-any parameter beyond FunctionName and Payload still takes the HTTP route).
+any parameter beyond FunctionName and Payload still takes the HTTP route). And the
+interpreter deep-copies a state's whole input or result on every access (``copies``: the
+same copy, made by a walk over JSON's types, with ``copy.deepcopy`` for anything else).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import json
@@ -40,9 +43,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
     resource_eval_s3 as result_writer_s3,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.eval.states import States
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+from moto.stepfunctions.parser.asl.utils.json_path import extract_json
 
 from sfn_workbench.localcloud import levers, patches
 from sfn_workbench.localcloud.context import LocalCloudContext
@@ -62,6 +67,10 @@ PATCH_TARGETS: tuple[patches.Target, ...] = (
     (backends, "list_of_moto_modules"),
     (moto_responses, "method_names_from_class"),
     (lambda_eval_utils, "_invoke_lambda_function"),
+    (States, "_extract"),
+    (States, "reset"),
+    (States, "set_result"),
+    (States, "set_error_output"),
     (AmazonStateLanguageParser, "parse"),
     *((module, "boto_client_for") for module in CLIENT_USERS),
     *((module, "parse") for module in JSONPATH_USERS),
@@ -87,6 +96,11 @@ def install(ctx: LocalCloudContext) -> None:
         )
     if "lambda" in on:
         patches.wrap(lambda_eval_utils, "_invoke_lambda_function", _in_process_invoke)
+    if "copies" in on:
+        patches.replace(States, "_extract", staticmethod(_extract))
+        patches.replace(States, "reset", _reset)
+        patches.replace(States, "set_result", _set_result)
+        patches.replace(States, "set_error_output", _set_error_output)
 
 
 def _cached_parse(original: Any) -> Any:
@@ -145,3 +159,36 @@ def invoke_in_process(region: str, function_name: str, payload: bytes) -> dict[s
     if "x-amz-executed-version" in headers:
         response["ExecutedVersion"] = headers["x-amz-executed-version"]
     return response
+
+
+def json_copy(value: Any) -> Any:
+    """``copy.deepcopy`` of a JSON value, without its memo: dicts and lists are rebuilt, JSON's scalars
+    are immutable; any other object is deep-copied as before. (The one difference, two references
+    to one sub-object becoming two copies, cannot show: state data is JSON, and serialised as JSON.)"""
+    kind = type(value)
+    if kind is dict:
+        return {key: json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
+# moto's States methods, each with its deepcopy made by json_copy (moto 5.2.5, asl/eval/states.py).
+def _extract(query: str | None, data: Any) -> Any:
+    return json_copy(data if query is None else extract_json(query, data))
+
+
+def _reset(self: Any, input_value: Any) -> None:
+    self._states_data["input"] = json_copy(input_value)
+    self._states_data["result"] = None
+    self._states_data["errorOutput"] = None
+
+
+def _set_result(self: Any, result: Any) -> None:
+    self._states_data["result"] = json_copy(result)
+
+
+def _set_error_output(self: Any, error_output: Any) -> None:
+    self._states_data["errorOutput"] = json_copy(error_output)
