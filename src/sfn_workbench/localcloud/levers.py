@@ -23,7 +23,6 @@ LEVERS: Mapping[str, str] = {
     "dispatch": "a response class's methods listed once, not with inspect on every request",
     "lambda": "a lambda:invoke task calls moto's Lambda backend in the process, not itself over HTTP",
     "copies": "state data copied by a walk over JSON's types, not copy.deepcopy with its memo",
-    "inline": "a task state with no TimeoutSeconds runs on the execution's thread, not a new one",
     "lists": "a Distributed Map's ItemReader lists from moto's S3 backend in the process, not itself over HTTP",
 }
 #: The levers of the server as issue 15 measured it ("today's"): the first three.

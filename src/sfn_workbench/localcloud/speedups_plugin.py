@@ -17,9 +17,6 @@ same ``invoke`` the HTTP route calls, and builds the response boto3 would have p
 any parameter beyond FunctionName and Payload still takes the HTTP route). And the
 interpreter deep-copies a state's whole input or result on every access (``copies``: the
 same copy, made by a walk over JSON's types, with ``copy.deepcopy`` for anything else).
-And every task state runs on a new thread so that its TimeoutSeconds can cut it short
-(``inline``: a state with no TimeoutSeconds, whose default of 99,999,999 s cannot fire,
-runs on the execution's own thread, in the same frame, with the same copies).
 """
 
 from __future__ import annotations
@@ -39,8 +36,6 @@ from moto.core import responses as moto_responses
 from moto.core.exceptions import JsonRESTError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.stepfunctions.parser.asl.component.common.path import result_path
-from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
-from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
     resource_eval_s3 as item_reader_s3,
 )
@@ -72,7 +67,6 @@ PATCH_TARGETS: tuple[patches.Target, ...] = (
     (backends, "list_of_moto_modules"),
     (moto_responses, "method_names_from_class"),
     (lambda_eval_utils, "_invoke_lambda_function"),
-    (ExecutionState, "_evaluate_with_timeout"),
     (States, "_extract"),
     (States, "reset"),
     (States, "set_result"),
@@ -102,8 +96,6 @@ def install(ctx: LocalCloudContext) -> None:
         )
     if "lambda" in on:
         patches.wrap(lambda_eval_utils, "_invoke_lambda_function", _in_process_invoke)
-    if "inline" in on:
-        patches.wrap(ExecutionState, "_evaluate_with_timeout", _inline_when_untimed)
     if "copies" in on:
         patches.replace(States, "_extract", staticmethod(_extract))
         patches.replace(States, "reset", _reset)
@@ -200,30 +192,3 @@ def _set_result(self: Any, result: Any) -> None:
 
 def _set_error_output(self: Any, error_output: Any) -> None:
     self._states_data["errorOutput"] = json_copy(error_output)
-
-
-def _inline_when_untimed(original: Any) -> Any:
-    """moto's ``_evaluate_with_timeout`` (5.2.5, execute_state.py) without its thread when the timeout
-    is the default: the same frame, copies, outputs and exceptions, in the same order."""
-
-    def _evaluate_with_timeout(self: Any, env: Any) -> None:
-        timeout = self.timeout
-        if not (
-            isinstance(timeout, TimeoutSeconds) and timeout.timeout_seconds == TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
-        ):
-            original(self, env)
-            return
-        timeout.eval(env=env)
-        env.stack.pop()
-        frame = env.open_frame()
-        frame.states.reset(input_value=env.states.get_input())
-        frame.stack = copy.deepcopy(env.stack)
-        try:
-            self._eval_execution(frame)
-            outputs = list(frame.stack)
-        finally:
-            frame.set_ended()
-            env.close_frame(frame)
-        env.stack.append(outputs.pop())
-
-    return _evaluate_with_timeout
