@@ -225,6 +225,7 @@ def _floor_rows(results: dict[str, Any], add: Add, missing: Add) -> None:
                 f"in-process {seconds(inproc)}",
                 times(ratio_of(lean["median"], inproc)),
             )
+    _server_cost_rows(results.get("server_cost"), add, missing)
     teardown = (results.get("startup") or {}).get("teardown")
     if teardown:
         workers = teardown.get("workers")
@@ -237,6 +238,41 @@ def _floor_rows(results: dict[str, Any], add: Add, missing: Add) -> None:
             "≤ 0.5 s",
             teardown["seconds"] <= 0.5,
         )
+
+
+def _server_cost_rows(cost: dict[str, Any] | None, add: Add, missing: Add) -> None:
+    if not _ok(cost):
+        missing("15.4 server CPU per execution vs the server of issue 15", cost, "≤ 0.6×")
+        missing("15.4 executions/s vs the client-driven ceiling", cost, "≥ 55 %")
+        return
+    assert cost is not None
+    cpu, per_s, r = cost["server_cpu_per_execution"], cost["executions_per_s"], cost["ratios"]
+    value = r["cpu_all_over_issue_15"]
+    add(
+        "15.4 server CPU per execution, every speed lever (keep-alive HTTP, JSONPath cache, the three caches before)",
+        spread(cpu["all"], seconds),
+        f"the server issue 15 measured (SFN_LOCALCLOUD_SPEEDUPS={cost['configs']['issue_15']}), "
+        f"interleaved {spread(cpu['issue_15'], seconds)}",
+        times(value),
+        "≤ 0.6×",
+        value is not None and value <= 0.6,
+    )
+    value = r["executions_over_ceiling"]
+    add(
+        f"15.4 executions/s, {cost['in_flight']} in flight, every lever",
+        spread(per_s["all"], rate),
+        f"client-driven ceiling: serialize → classify → filter by boto3, {cost['in_flight']} threads, no ASL, "
+        f"same cloud {spread(cost['client_ceiling_per_s'], rate)}",
+        percent(value),
+        "≥ 55 %",
+        value is not None and value >= 0.55,
+    )
+    add(
+        "15.4 executions/s: the server issue 15 measured",
+        spread(per_s["issue_15"], rate),
+        f"ceiling {spread(cost['client_ceiling_per_s'], rate)}",
+        percent(r["issue_15_executions_over_ceiling"]),
+    )
 
 
 def ratio_of(numerator: float | None, denominator: float | None) -> float | None:

@@ -28,11 +28,34 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import batch_keys, coldstart, http_api, models, package, pipeline, reliability, report, startup, warm
+from bench import (
+    batch_keys,
+    coldstart,
+    http_api,
+    models,
+    package,
+    pipeline,
+    reliability,
+    report,
+    server_cost,
+    startup,
+    warm,
+)
 from bench.common import ROOT, TRAIN_PYTHON, Settings
 from bench.workspace import Workspace, cpu_count
 
-SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "http", "models", "reliability")
+SECTIONS = (
+    "cold_start",
+    "warm",
+    "pipeline",
+    "batch_keys",
+    "server_cost",
+    "package",
+    "startup",
+    "http",
+    "models",
+    "reliability",
+)
 
 
 def machine() -> dict[str, Any]:
@@ -159,6 +182,10 @@ def run(settings: Settings, scratch: Path) -> dict[str, Any]:
             cycles.append(figures)
         return {"status": "ok"}
 
+    # After the main cloud stopped: these clouds differ only in their speed levers, and share the machine with no other.
+    results["server_cost"] = guarded(
+        "server CPU and the client ceiling", timings, lambda: server_cost.measure(settings, scratch)
+    )
     extra = guarded("local cloud start-up cycles", timings, more_cycles)
     results["reliability"] = guarded("nothing lost", timings, lambda: reliability.measure(settings, scratch))
     if cycles and peer:

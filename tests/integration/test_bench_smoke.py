@@ -12,7 +12,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("cold_start", "warm", "pipeline", "batch_keys", "package", "startup", "http", "models", "reliability")
+SECTIONS = (
+    "cold_start",
+    "warm",
+    "pipeline",
+    "batch_keys",
+    "server_cost",
+    "package",
+    "startup",
+    "http",
+    "models",
+    "reliability",
+)
 
 
 def test_quick_bench_writes_every_section(tmp_path) -> None:
@@ -27,7 +38,8 @@ def test_quick_bench_writes_every_section(tmp_path) -> None:
     assert {"cpu_model", "cores", "python"} <= results["machine"].keys()
     for section in SECTIONS:
         status = results[section]["status"]
-        # The package build and the 10,000-key batch are skipped in --quick; nothing may have failed.
+        # The package build, the 10,000-key batch and the server-cost clouds are skipped in --quick;
+        # nothing may have failed.
         assert status in {"ok", "skipped", "pending"}, f"{section}: {results[section].get('reason')}"
     assert results["cold_start"]["routes"]["classify"]["phases"]["total"]["median"] > 0
     assert results["warm"]["in_process"]["t1"]["per_image"]["raw_b1"]["median"] > 0

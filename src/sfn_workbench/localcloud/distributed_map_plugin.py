@@ -10,7 +10,10 @@
   FAILED_n.json are written with AWS's fields, and the manifest lists them.
 * ``ItemReader`` over ``s3:listObjectsV2``: moto lists one page (1,000 keys) and
   drops the rest; here every page is read, following ``ContinuationToken`` as
-  Step Functions does, so every key under the prefix becomes an item.
+  Step Functions does, so every key under the prefix becomes an item. With the ``lists``
+  speed lever (``levers.py``) the pages are read from moto's S3 backend in the process, as
+  the objects boto3 would have parsed from them, instead of the server calling itself over
+  HTTP; any parameter beyond Bucket and Prefix, or a missing bucket, takes the HTTP route.
 
 The definition stored and described stays the one the user wrote.
 """
@@ -25,6 +28,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.s3.exceptions import MissingBucket
+from moto.s3.models import FakeKey, s3_backends
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -48,7 +54,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramError
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client
 
-from sfn_workbench.localcloud import patches
+from sfn_workbench.localcloud import levers, patches
 from sfn_workbench.localcloud.context import LocalCloudContext
 
 BATCHER_FIELDS = {"MaxItemsPerBatch", "MaxItemsPerBatchPath", "BatchInput", "Comment"}
@@ -193,9 +199,54 @@ def list_every_page(s3: Any, parameters: dict[str, Any]) -> list[dict[str, Any]]
         request["ContinuationToken"] = page["NextContinuationToken"]
 
 
+#: How many keys moto's S3 returns a page, as ListObjectsV2's default MaxKeys.
+PAGE_KEYS = 1000
+
+
+def list_in_process(parameters: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """``list_every_page`` read from moto's S3 backend: the same ``Contents`` entries, as boto3 parses
+    them from moto's XML (LastModified to the second, in UTC). None when the HTTP route must answer."""
+    if set(parameters) - {"Bucket", "Prefix"}:
+        return None
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]  # the ASL's client signs with moto's default account
+    try:
+        bucket = backend.get_bucket(parameters["Bucket"])
+    except MissingBucket:
+        return None  # the error as S3 answers it, from the HTTP route
+    contents: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        keys, truncated, token = backend.list_objects_v2(
+            bucket=bucket, prefix=parameters.get("Prefix") or None, delimiter=None,
+            continuation_token=token, start_after=None, max_keys=PAGE_KEYS,
+        )  # fmt: skip
+        contents += [_listed(key) for key in keys if isinstance(key, FakeKey)]
+        if not truncated:
+            return contents
+
+
+def _listed(key: FakeKey) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "Key": key.name,
+        "LastModified": key.last_modified.replace(microsecond=0, tzinfo=UTC),
+        "ETag": key.etag,
+        "Size": key.size,
+        "StorageClass": key.storage_class,
+    }
+    if key.checksum_algorithm:
+        item["ChecksumAlgorithm"] = [key.checksum_algorithm]
+    return item
+
+
 def _list_every_page(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
-    s3 = ResourceEvalS3._get_s3_client(resource_runtime_part=resource_runtime_part, state_credentials=state_credentials)
-    env.stack.append(list_every_page(s3, env.stack.pop()))
+    parameters = env.stack.pop()
+    contents = list_in_process(parameters) if "lists" in levers.enabled() else None
+    if contents is None:
+        s3 = ResourceEvalS3._get_s3_client(
+            resource_runtime_part=resource_runtime_part, state_credentials=state_credentials
+        )
+        contents = list_every_page(s3, parameters)
+    env.stack.append(contents)
 
 
 def _batched_reader(original: Any) -> Any:

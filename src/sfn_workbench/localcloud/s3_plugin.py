@@ -9,6 +9,7 @@ for a TLS request, and the rest of the policy stays in force as moto applies it.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -41,7 +42,14 @@ def condition_holds(condition: dict[str, Any]) -> bool | None:
 def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
     if self.policy is None:
         return PermissionResult.NEUTRAL
-    document = json.loads(self.policy)
+    return loopback_policy(self.policy).is_action_permitted(action, resource)
+
+
+@functools.lru_cache(maxsize=64)
+def loopback_policy(policy: str | bytes) -> IAMPolicy:
+    """The bucket policy as it applies to loopback requests: built once per policy document, not per
+    request (an ``IAMPolicy`` only reads its document)."""
+    document = json.loads(policy)
     statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
     kept = []
     for statement in statements:
@@ -49,7 +57,7 @@ def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
         if holds is False:
             continue  # this request does not match the statement at all
         kept.append({k: v for k, v in statement.items() if not (holds and k == "Condition")})
-    return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
+    return IAMPolicy(json.dumps({**document, "Statement": kept}))
 
 
 PATCH_TARGETS: tuple[patches.Target, ...] = ((FakeBucket, "get_permission"),)

@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sfn_workbench.localcloud import levers
 from sfn_workbench.localcloud.context import LocalCloudContext
 
 
@@ -92,6 +94,20 @@ def _ignore(*_: Any) -> None:
     """A signal while stopping: already stopping."""
 
 
+def serve(port: int, keep_alive: bool) -> None:
+    """Serve moto's app on 127.0.0.1:PORT from a daemon thread: with persistent connections
+    (``keepalive``), or as ``ThreadedMotoServer`` does, one connection per request."""
+    if keep_alive:
+        from sfn_workbench.localcloud import keepalive  # noqa: PLC0415 (moto is imported after configure_moto)
+
+        server = keepalive.make("127.0.0.1", port)
+        threading.Thread(target=server.serve_forever, name="moto-server", daemon=True).start()
+        return
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
+
+    ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
+
+
 def main(
     port: Annotated[int, typer.Option()],
     state_dir: Annotated[Path, typer.Option()],
@@ -113,10 +129,9 @@ def main(
     )
     applied = install_plugins(ctx)
     logging.getLogger(__name__).info("patches: %s", ", ".join(applied))
+    logging.getLogger(__name__).info("speed levers: %s", ", ".join(sorted(levers.enabled())) or "none")
 
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    serve(port, keep_alive="keepalive" in levers.enabled())
 
     def stop(*_: Any) -> None:
         # Stop the Lambda workers and endpoint servers (atexit), then leave without joining
@@ -131,7 +146,6 @@ def main(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    server.start()
     (state_dir / "ready").write_text(ctx.endpoint_url)
     signal.pause()
 
