@@ -561,7 +561,7 @@ def _http_rows(api: dict[str, Any] | None, pkg: dict[str, Any] | None, add: Add,
     for name in ("digits", "fashion"):
         size = artifacts["others"].get(name, {}).get("unzipped_bytes")
         add(
-            f"8 package: {name} artifact, unzipped (LiteRT, Pillow, Powertools' event handler)",
+            f"8 package: {name} artifact, unzipped (LiteRT, pyspng, Pillow for other formats)",
             mib(size),
             f"classify {mib(artifacts['unzipped_bytes'])}",
             times(size / artifacts["unzipped_bytes"] if size else None),
