@@ -174,26 +174,40 @@ def _cases(images: str) -> list[tuple[str, Path, Path, dict[str, Any], str, dict
     ]  # fmt: skip
 
 
-def cold_starts(ws: Workspace, settings: Settings) -> dict[str, Any]:
+def cold_starts(ws: Workspace, settings: Settings, cloud: Any = None) -> dict[str, Any]:
+    """The HTTP functions' cold starts against a bare script; with ``cloud``, also fashion's first request
+    for an ``s3://`` URL, whose first read imports boto3 inside that invocation (INIT does not)."""
     python, probe = ws.python(), str(PROBES / "cold_start.py")
     routes: dict[str, tuple[list[str], dict[str, str], Path]] = {}
     with _image_server(FASHION / "reference") as images:
-        for function, bundle, image, event, label, extra in _cases(images):
-            event_path = ws.root / f"event-{function}.json"
+        cases = _cases(images)
+        if cloud is not None:
+            bucket = cloud.stack("sfn-inference")["outputs"]["BucketName"]
+            cloud.client("s3").put_object(Bucket=bucket, Key="test/bench/trouser.png", Body=FASHION_IMAGE.read_bytes())
+            url = json.dumps({"url": f"s3://{bucket}/test/bench/trouser.png"}).encode()
+            event = _http_event("/fashion/predict", url, "application/json")
+            cases.append(("fashion:s3", FASHION, FASHION_IMAGE, event, "trouser", {}))
+        for function, bundle, image, event, label, extra in cases:
+            event_path = ws.root / f"event-{function}.json".replace(":", "-")
             event_path.write_text(json.dumps(event))
-            task = ws.task_root_of(function)
+            name, _, via = function.partition(":")
+            task = ws.task_root_of(name)
             variables = {
                 "POWERTOOLS_SERVICE_NAME": "sfn-inference",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "POWERTOOLS_METRICS_NAMESPACE": "SfnInference",  # the template's Globals
                 "MODEL_DIR": f"models/{bundle.name}",
                 "LITERT_NUM_THREADS": "1",
-                "CAPTURE_DESTINATION_S3_URI": (ws.captures / function).as_uri(),
-                "CAPTURE_ENDPOINT_NAME": f"bench-{function}",
+                "CAPTURE_DESTINATION_S3_URI": (ws.captures / function.replace(":", "-")).as_uri(),
+                "CAPTURE_ENDPOINT_NAME": f"bench-{name}",
                 **extra,
             }
-            handler = [python, probe, "classify", str(ws.root / f"cold-{function}.json"), str(event_path), label]
-            routes[function] = (handler, ws.lambda_env(variables, task_root=task), task)
+            handler = [python, probe, "classify", str(ws.root / f"cold-{function}.json".replace(":", "-")),
+                       str(event_path), label]  # fmt: skip
+            aws = cloud.ctx.aws_env() if via == "s3" else None
+            routes[function] = (handler, ws.lambda_env(variables, aws_env=aws, task_root=task), task)
+            if via:
+                continue
             index = str((bundle / "labels.txt").read_text().split().index(label))
             tensor, model = str(_tensor(ws, image, bundle)), str(bundle / "model.tflite")
             bare = [python, probe, "bare", str(ws.root / f"cold-bare-{function}.json"), tensor, index, model]
@@ -222,7 +236,7 @@ def measure(ws: Workspace, settings: Settings, cloud: Any) -> dict[str, Any]:
     if "HttpApi" not in cloud.stack("sfn-inference")["resources"]:
         return {"status": "pending", "reason": "the stack has no HttpApi"}
     trips = round_trips(cloud, settings)
-    cold = cold_starts(ws, settings)
+    cold = cold_starts(ws, settings, cloud)
     return {
         "status": "ok",
         "round_trip": trips,
