@@ -24,10 +24,23 @@ PROBE = PROBES / "cold_start.py"
 
 
 def _command(
-    ws: Workspace, route: str, result: Path, python_flags: tuple[str, ...] = (), python: str | None = None
+    ws: Workspace,
+    route: str,
+    result: Path,
+    python_flags: tuple[str, ...] = (),
+    python: str | None = None,
+    event: Path | None = None,
 ) -> list[str]:
     if route == "classify":
-        return [python or ws.python(), *python_flags, str(PROBE), route, str(result), str(ws.event_path), LABEL]
+        return [
+            python or ws.python(),
+            *python_flags,
+            str(PROBE),
+            route,
+            str(result),
+            str(event or ws.event_path),
+            LABEL,
+        ]
     if route == "job":
         model = str(BUNDLE / "model.tflite")
         return [python or ws.python(), *python_flags, str(PROBE), route, str(result), str(ws.event_path), LABEL, model]
@@ -36,14 +49,14 @@ def _command(
     return [python, *python_flags, str(PROBE), route, str(result), str(ws.tensor_path), LABEL, model]
 
 
-def run_once(ws: Workspace, route: str, env: dict[str, str], tag: str) -> dict[str, Any]:
+def run_once(ws: Workspace, route: str, env: dict[str, str], tag: str, event: Path | None = None) -> dict[str, Any]:
     """One fresh process; its phases in seconds, its peak RSS in MB. ``SHIPPED_PYTHON`` in ``env``
     runs it on that interpreter (``-S``: only PYTHONPATH), in the artifact named by LAMBDA_TASK_ROOT."""
     result = ws.root / f"cold-{tag}.json"
     result.unlink(missing_ok=True)
     log = ws.log(f"cold-{tag}")
     python = env.get("SHIPPED_PYTHON")
-    command = _command(ws, route, result, ("-S",) if python else (), python)
+    command = _command(ws, route, result, ("-S",) if python else (), python, event)
     cwd = Path(env.get("LAMBDA_TASK_ROOT", ws.task_root))
     measured, spawned = run_measured(command, env=env, cwd=cwd, log=log, timeout_s=120)
     if measured.returncode != 0 or not result.exists():
@@ -65,14 +78,18 @@ def run_once(ws: Workspace, route: str, env: dict[str, str], tag: str) -> dict[s
     }
 
 
-def measure_routes(ws: Workspace, routes: dict[str, dict[str, str]], settings: Settings) -> dict[str, Any]:
-    """Round-robin runs of each route (name -> environment); per route, a summary of each phase."""
+def measure_routes(
+    ws: Workspace, routes: dict[str, dict[str, str]], settings: Settings, events: dict[str, Path] | None = None
+) -> dict[str, Any]:
+    """Round-robin runs of each route (name -> environment, and its event when not the inline
+    payload); per route, a summary of each phase."""
+    events = events or {}
     samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for name, env in routes.items():
-        run_once(ws, _route(name), env, f"{name}-warmup")
+        run_once(ws, _route(name), env, f"{name}-warmup", events.get(name))
     for i in range(settings.repeats):
         for name, env in routes.items():
-            samples[name].append(run_once(ws, _route(name), env, f"{name}-{i}"))
+            samples[name].append(run_once(ws, _route(name), env, f"{name}-{i}", events.get(name)))
     out: dict[str, Any] = {}
     for name, runs in samples.items():
         out[name] = {
@@ -158,15 +175,19 @@ def measure(ws: Workspace, settings: Settings) -> dict[str, Any]:
 
 
 def measure_as_deployed(
-    ws: Workspace, function_env: dict[str, str], aws_env: dict[str, str], settings: Settings
+    ws: Workspace, function_env: dict[str, str], aws_env: dict[str, str], settings: Settings, reference: Path
 ) -> Any:
     """classify with the deployed function's variables (capture to S3 on the local cloud),
-    interleaved with the local-dir classify again: its peer under the same load."""
-    routes = {"classify:s3-capture": ws.lambda_env(function_env, aws_env), "classify": ws.classify_env()}
-    out = measure_routes(ws, routes, settings)
+    interleaved with the local-dir classify again: its peer under the same load. And with a
+    ``reference`` payload (an image too large to inline, read from S3 by classify): INIT leaves
+    boto3 out, so that first invocation imports it, shown against the inline one."""
+    deployed_env = ws.lambda_env(function_env, aws_env)
+    routes = {"classify:s3-capture": deployed_env, "classify": ws.classify_env(), "classify:reference": deployed_env}
+    out = measure_routes(ws, routes, settings, events={"classify:reference": reference})
     deployed, peer = out["classify:s3-capture"], out["classify"]
     deployed["peer_total"] = peer["phases"]["total"]
     deployed["ratio_over_peer"] = ratio(deployed["phases"]["total"]["median"], peer["phases"]["total"]["median"])
+    deployed["reference_first_prediction"] = out["classify:reference"]["phases"]["first_prediction"]
     return deployed
 
 

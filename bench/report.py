@@ -345,6 +345,16 @@ def _cold_rows(cold: dict[str, Any] | None, add: Add, missing: Add) -> None:
             f"local-dir capture, interleaved {spread(deployed.get('peer_total'), seconds)}",
             f"{times(cold['ratios'].get('s3_capture_over_classify'))} ({'; '.join(notes)})",
         )
+        reference = deployed.get("reference_first_prediction")
+        if reference:  # INIT leaves boto3 out: the first S3 read pays for it, shown here
+            inline = deployed["phases"]["first_prediction"]
+            add(
+                "1 classify's first reference payload in a fresh environment (an image too large to inline: "
+                "its first S3 read imports boto3)",
+                spread(reference, seconds),
+                f"the first inline payload {spread(inline, seconds)}",
+                times(ratio_of(reference["median"], inline["median"])),
+            )
 
 
 def _warm_rows(warm: dict[str, Any] | None, add: Add, missing: Add) -> None:

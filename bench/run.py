@@ -42,7 +42,7 @@ from bench import (
     warm,
 )
 from bench.common import ROOT, TRAIN_PYTHON, Settings
-from bench.workspace import Workspace, cpu_count
+from bench.workspace import IMAGE, Workspace, cpu_count
 
 SECTIONS = (
     "cold_start",
@@ -219,8 +219,13 @@ def _children(pid: int) -> int:
 def _cold_as_deployed(ws: Workspace, settings: Settings, cloud: Any, outputs: dict[str, Any]) -> dict[str, Any]:
     """classify's cold start with the deployed function's variables: capture to s3:// on the local cloud."""
     config = cloud.client("lambda").get_function_configuration(FunctionName=outputs["ClassifyFunctionName"])
+    bucket, key = outputs["BucketName"], "test/bench/reference.png"
+    cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=IMAGE.read_bytes())
+    reference = ws.root / "event-reference.json"  # what serialize sends for an image too large to inline
+    reference.write_text(json.dumps({"s3_bucket": bucket, "s3_key": key, "content_type": "image/png",
+                                     "transport": "reference", "size_bytes": IMAGE.stat().st_size}))  # fmt: skip
     result: dict[str, Any] = coldstart.measure_as_deployed(
-        ws, config["Environment"]["Variables"], cloud.ctx.aws_env(), settings
+        ws, config["Environment"]["Variables"], cloud.ctx.aws_env(), settings, reference
     )
     return {"status": "ok", **result}
 
