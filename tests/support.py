@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,28 @@ def load_handler(function: str, **fakes: Any) -> Any:
     if fakes:
         setattr(module, "deps", importlib.import_module(f"sfn_inference.roots.{function}").build(**fakes))  # noqa: B010
     return module
+
+
+def init_imports(
+    function: str, env: dict[str, str], watched: tuple[str, ...], built: str = "app.deps is not None"
+) -> list[str]:
+    """Which of ``watched`` a function's INIT imports: its handler module imported in a fresh
+    interpreter as Lambda imports it, nothing else first, with ``env`` as its only variables
+    (``built`` is asserted of the module first)."""
+    code = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(ROOT / 'functions' / function)!r}, {str(ROOT / 'src')!r}]\n"
+        "import app\n"
+        f"assert {built}\n"
+        "import json\n"
+        f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))\n"
+    )
+    variables = {"PATH": os.environ.get("PATH", ""), "POWERTOOLS_METRICS_NAMESPACE": "SfnInference", **env}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=ROOT / "tests", env=variables, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    imported: list[str] = json.loads(out.stdout.strip().splitlines()[-1])
+    return imported
 
 
 def png_image(data: bytes) -> EncodedImage:

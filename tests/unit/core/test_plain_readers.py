@@ -4,9 +4,6 @@ named error that says which variable or field, and nothing on classify's cold pa
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ import pytest
 from sfn_inference.core.bundle import ModelBundle
 from sfn_inference.core.errors import ConfigError, ModelBundleError
 from sfn_inference.core.settings import BatchConfig, ClassifyConfig, MonitorConfig, UrlFetchConfig
-from support import BUNDLE_DIR, ROOT
+from support import BUNDLE_DIR, init_imports
 
 
 def test_settings_parse_types_and_defaults() -> None:
@@ -96,28 +93,6 @@ def test_bad_metadata_is_a_bundle_error_naming_the_field(tmp_path: Path, changes
 
 
 def test_classify_starts_without_pydantic_or_powertools() -> None:
-    code = (  # the handler module imported as Lambda imports it, nothing else first
-        "import sys\n"
-        f"sys.path[:0] = [{str(ROOT / 'functions' / 'classify')!r}, {str(ROOT / 'src')!r}]\n"
-        "import app\n"
-        "assert app.deps.capture is not None\n"
-        "print(sorted(m for m in ('pydantic', 'aws_lambda_powertools', 'boto3') if m in sys.modules))\n"
-    )
-    env = {
-        "CAPTURE_DESTINATION_S3_URI": "s3://capture-bucket/dc",
-        "MODEL_DIR": str(BUNDLE_DIR),
-        "PATH": os.environ.get("PATH", ""),
-        "POWERTOOLS_METRICS_NAMESPACE": "SfnInference",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT / "tests",
-        env=env,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    env = {"CAPTURE_DESTINATION_S3_URI": "s3://capture-bucket/dc", "MODEL_DIR": str(BUNDLE_DIR),
+           "POWERTOOLS_TRACE_DISABLED": "true"}  # fmt: skip
+    assert init_imports("classify", env, ("pydantic", "aws_lambda_powertools", "boto3"), "app.deps.capture") == []

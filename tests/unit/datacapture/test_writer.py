@@ -8,8 +8,6 @@ import json
 import math
 import random
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -32,7 +30,7 @@ from sfn_inference.datacapture.writer import (
     open_capture_writer,
 )
 from sfn_inference.roots import classify as classify_root
-from support import BUNDLE_DIR, ROOT, load_event
+from support import BUNDLE_DIR, init_imports, load_event
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 INFERENCE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -480,26 +478,8 @@ def test_no_capture_in_lambda_for_the_sagemaker_backend(monkeypatch) -> None:
 
 
 def test_capture_keeps_boto3_off_the_cold_start_import_path() -> None:
-    code = (
-        "import sys\n"
-        "from support import load_handler\n"
-        "module = load_handler('classify')\n"
-        "assert module.deps.capture is not None\n"
-        "print('boto3' in sys.modules)\n"
-    )
-    env = {"CAPTURE_DESTINATION_S3_URI": "s3://capture-bucket/dc", "MODEL_DIR": str(BUNDLE_DIR), "PATH": "",
-           "POWERTOOLS_METRICS_NAMESPACE": "SfnInference"}  # fmt: skip
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT / "tests",
-        env=env,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    env = {"CAPTURE_DESTINATION_S3_URI": "s3://capture-bucket/dc", "MODEL_DIR": str(BUNDLE_DIR)}
+    assert init_imports("classify", env, ("boto3",), "app.deps.capture") == []
 
 
 @pytest.mark.parametrize(
